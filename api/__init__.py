@@ -1,0 +1,1 @@
+"""docent's application: HTTP routes, retrieval orchestration, grounded chat, providers and the CLI."""

@@ -1,0 +1,109 @@
+"""The FastAPI application: ``create_app(settings)``; the lifespan builds every collaborator once.
+
+Run with ``uvicorn api.app:create_app --factory`` or ``docent serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.chat.providers import build_provider
+from api.chat.service import ChatService
+from api.conversations import ConversationService
+from api.deps import AppState
+from api.documents import DocumentService, IngestWorker
+from api.errors import install_error_handlers
+from api.retrieval import Retriever
+from api.routes import chat, conversations, documents, health, retrieve
+from ingest.db import build_catalog
+from ingest.embeddings import Embedder, build_embedder
+from ingest.index import KeywordIndex, VectorIndex, acquire_writer_lock
+from ingest.pipeline import IngestPipeline
+from ingest.settings import Settings
+
+__all__ = ["FRONTEND_DIR", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend" / "out"
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the app. ``settings`` default to the environment; ``embedder`` may be injected (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock = acquire_writer_lock(settings)
+        engine, session_factory = build_catalog(settings)
+        emb = embedder or build_embedder(settings)
+        vector_index = VectorIndex.from_settings(settings, embedder_name=emb.name, dimension=emb.dimension)
+        provider = build_provider(settings, emb)
+        pipeline = IngestPipeline(
+            settings=settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
+        )
+        worker = IngestWorker(pipeline)
+        retriever = Retriever(
+            session_factory=session_factory, embedder=emb, vector_index=vector_index, keyword_index=KeywordIndex()
+        )
+        app.state.docent = AppState(
+            settings=settings,
+            engine=engine,
+            session_factory=session_factory,
+            embedder=emb,
+            vector_index=vector_index,
+            provider=provider,
+            retriever=retriever,
+            documents=DocumentService(
+                pipeline=pipeline,
+                worker=worker,
+                session_factory=session_factory,
+                max_upload_bytes=settings.max_upload_mb << 20,
+            ),
+            chat=ChatService(
+                retriever=retriever, provider=provider, session_factory=session_factory, default_k=settings.retrieve_k
+            ),
+            conversations=ConversationService(session_factory=session_factory),
+            worker=worker,
+        )
+        worker.start()
+        logger.info(
+            "docent ready data_dir=%s embedder=%s provider=%s:%s",
+            settings.data_dir,
+            emb.name,
+            provider.name,
+            provider.model,
+        )
+        try:
+            yield
+        finally:
+            worker.stop()
+            engine.dispose()
+            if lock is not None:
+                lock.release()
+
+    app = FastAPI(
+        title="docent",
+        version="0.1.0",
+        summary="Grounded, cited answers over your own documents.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (documents, retrieve, chat, conversations, health):
+        app.include_router(module.router)
+    if (FRONTEND_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="ui")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def no_ui() -> JSONResponse:
+            return JSONResponse({"detail": "the UI is not built: run `make run` (or `make ui`)", "docs": "/docs"})
+
+    return app

@@ -1,0 +1,1 @@
+"""Grounded chat: retrieve → number passages → prompt → stream → resolve citations → persist."""

@@ -1,0 +1,67 @@
+"""LLM providers behind one protocol, chosen by name from settings.
+
+A provider streams ``TextDelta`` and (at most once) ``Usage`` events for a ``GenerationRequest``.
+SDK clients are built once, in ``build_provider`` (called from the lifespan); each SDK is imported
+lazily in its own module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from api.chat.prompt import GenerationRequest
+from ingest.embeddings import Embedder
+from ingest.settings import Settings
+
+__all__ = ["ChatProvider", "TextDelta", "Usage", "build_provider", "resolve_provider_name"]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+class ChatProvider(Protocol):
+    """Streams an answer. Raises ``api.errors.ProviderError`` for upstream failures."""
+
+    name: str
+    model: str
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]: ...
+
+
+def resolve_provider_name(settings: Settings) -> str:
+    """The configured provider, or by key: openai, then anthropic, else extractive."""
+    if settings.llm_provider:
+        return settings.llm_provider
+    if os.environ.get("OPENAI_API_KEY"):
+        return "openai"
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return "anthropic"
+    return "extractive"
+
+
+def build_provider(settings: Settings, embedder: Embedder) -> ChatProvider:
+    """The provider named by settings, with its SDK client built once."""
+    match resolve_provider_name(settings):
+        case "openai":
+            from api.chat.providers.openai import OpenAIProvider
+
+            return OpenAIProvider.from_settings(settings)
+        case "anthropic":
+            from api.chat.providers.anthropic import AnthropicProvider
+
+            return AnthropicProvider.from_settings(settings)
+        case _:
+            from api.chat.providers.extractive import ExtractiveProvider
+
+            return ExtractiveProvider(embedder, min_score=settings.extractive_min_score)

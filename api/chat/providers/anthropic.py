@@ -1,0 +1,66 @@
+"""Anthropic messages, streamed. ``max_tokens`` is required by the API and comes from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx
+
+from api.chat.prompt import GenerationRequest
+from api.chat.providers import TextDelta, Usage
+from api.errors import ProviderError
+from ingest.settings import Settings
+
+__all__ = ["AnthropicProvider"]
+
+DEFAULT_MODEL = "claude-haiku-4-5"
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, client: anthropic.AsyncAnthropic, *, model: str, temperature: float, max_tokens: int) -> None:
+        self._client = client
+        self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnthropicProvider:
+        client = anthropic.AsyncAnthropic(
+            api_key=settings.llm_api_key or None,
+            base_url=settings.llm_base_url,
+            timeout=httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
+            max_retries=settings.llm_max_retries,
+        )
+        return cls(
+            client,
+            model=settings.llm_model or DEFAULT_MODEL,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+        )
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]:
+        messages: list[Any] = request.messages
+        input_tokens: int | None = None
+        try:
+            async with self._client.messages.stream(
+                model=self.model,
+                system=request.system,
+                messages=messages,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+            ) as stream:
+                async for event in stream:
+                    if event.type == "message_start":
+                        input_tokens = event.message.usage.input_tokens
+                    elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        yield TextDelta(event.delta.text)
+                    elif event.type == "message_delta":
+                        yield Usage(input_tokens, event.usage.output_tokens)
+        except anthropic.AnthropicError as exc:
+            raise ProviderError(f"anthropic request failed: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"anthropic stream interrupted: {exc}", code="provider_stream_error") from exc

@@ -1,0 +1,75 @@
+"""OpenAI chat completions, streamed; also any OpenAI-compatible server by base URL (Ollama, vLLM,
+llama.cpp, LM Studio). The SDK retries 429/5xx itself, and only before the stream starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+
+from api.chat.prompt import GenerationRequest
+from api.chat.providers import TextDelta, Usage
+from api.errors import ProviderError
+from ingest.settings import Settings
+
+__all__ = ["OpenAIProvider"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, client: openai.AsyncOpenAI, *, model: str, temperature: float, max_tokens: int) -> None:
+        self._client = client
+        self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIProvider:
+        api_key = settings.llm_api_key or None
+        if api_key is None and settings.llm_base_url and "OPENAI_API_KEY" not in __import__("os").environ:
+            api_key = "not-needed"  # local OpenAI-compatible servers take any key
+        client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=settings.llm_base_url,
+            timeout=httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
+            max_retries=settings.llm_max_retries,
+        )
+        return cls(
+            client,
+            model=settings.llm_model or DEFAULT_MODEL,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+        )
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]:
+        messages: list[Any] = [{"role": "system", "content": request.system}, *request.messages]
+        try:
+            stream = await self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"openai request failed: {exc}") from exc
+        try:
+            async for chunk in stream:
+                if chunk.choices:
+                    content = chunk.choices[0].delta.content
+                    if content:
+                        yield TextDelta(content)
+                if chunk.usage is not None:
+                    yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"openai stream failed: {exc}", code="provider_stream_error") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"openai stream interrupted: {exc}", code="provider_stream_error") from exc
+        finally:
+            await stream.close()

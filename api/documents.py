@@ -1,0 +1,198 @@
+"""Documents and jobs: receiving uploads, the ingest worker, listing and deleting.
+
+Uploads are streamed to disk while hashed and measured (the size limit holds while reading); each
+file becomes a job. One ``IngestWorker`` thread runs jobs in order — exactly one writer per embedded
+Chroma directory — and re-queues jobs a restart interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi import UploadFile
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import DocumentNotFound, JobNotFound, PayloadTooLarge, UnsupportedDocument
+from api.schemas import DocumentPublic, JobPublic
+from ingest.loaders import ParseError, content_type_for
+from ingest.models import Collection, Document, IngestJob
+from ingest.pipeline import DEFAULT_COLLECTION, IngestPipeline
+
+__all__ = ["DocumentService", "IngestWorker", "document_public", "job_public"]
+
+logger = logging.getLogger(__name__)
+
+READ_BLOCK = 1 << 20
+
+
+def job_public(job: IngestJob) -> JobPublic:
+    return JobPublic(
+        id=job.id,
+        document_id=job.document_id,
+        filename=job.filename,
+        collection=job.collection.name,
+        status=job.status,  # type: ignore[arg-type]
+        error=job.error,
+        error_code=job.error_code,
+        pages_total=job.pages_total,
+        pages_done=job.pages_done,
+        chunks=job.chunks,
+        chunks_embedded=job.chunks_embedded,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
+    )
+
+
+def document_public(doc: Document) -> DocumentPublic:
+    return DocumentPublic(
+        id=doc.id,
+        filename=doc.filename,
+        collection=doc.collection.name,
+        sha256=doc.sha256,
+        content_type=doc.content_type,
+        size_bytes=doc.size_bytes,
+        pages=doc.pages,
+        pages_without_text=doc.pages_without_text,
+        chunks=doc.chunk_count,
+        status=doc.status,  # type: ignore[arg-type]
+        error=doc.error,
+        created_at=doc.created_at,
+    )
+
+
+class IngestWorker:
+    """A daemon thread that runs queued jobs one at a time through the pipeline."""
+
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        self.pipeline = pipeline
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="docent-ingest", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread and re-queue jobs left unfinished by a previous run."""
+        for job_id in self.pipeline.unfinished_job_ids():
+            logger.info("re-queueing interrupted job_id=%s", job_id)
+            self._queue.put(job_id)
+        self._thread.start()
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the running job (bounded by ``timeout``) and stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self.pipeline.run(job_id)
+            except Exception:  # the worker must outlive any one job; the pipeline already failed it
+                logger.exception("ingest worker error job_id=%s", job_id)
+
+
+class DocumentService:
+    """Upload, list, read, delete. Collaborators passed in; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: IngestPipeline,
+        worker: IngestWorker,
+        session_factory: sessionmaker[Session],
+        max_upload_bytes: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self.worker = worker
+        self.session_factory = session_factory
+        self.max_upload_bytes = max_upload_bytes
+
+    async def receive(self, files: Sequence[UploadFile], collection: str | None) -> list[JobPublic]:
+        """Store each upload and queue it. Raises ``UnsupportedDocument`` (415) when any file has
+        an unsupported type and ``PayloadTooLarge`` (413) when one exceeds the limit — checked for
+        all files before any is registered, so a rejected request leaves nothing behind."""
+        for upload in files:
+            try:
+                content_type_for(upload.filename or "")
+            except ParseError as exc:
+                raise UnsupportedDocument(f"{upload.filename}: {exc.message}") from exc
+        staged: list[tuple[Path, str, str]] = []
+        tmp_dir = self.pipeline.settings.uploads_dir / "incoming"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for upload in files:
+                staged.append(await self._stage(upload, tmp_dir))
+            jobs = []
+            for path, name, digest in staged:
+                job = self.pipeline.register(path, name, collection or DEFAULT_COLLECTION, sha256=digest)
+                if job.status == "queued":
+                    self.worker.submit(job.id)
+                jobs.append(job_public(job))
+            return jobs
+        finally:
+            for path, _, _ in staged:
+                path.unlink(missing_ok=True)
+
+    async def _stage(self, upload: UploadFile, tmp_dir: Path) -> tuple[Path, str, str]:
+        name = Path(upload.filename or "upload").name
+        digest = hashlib.sha256()
+        size = 0
+        handle = tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False, suffix=".part")  # noqa: SIM115
+        path = Path(handle.name)
+        try:
+            with handle:
+                while block := await upload.read(READ_BLOCK):
+                    size += len(block)
+                    if size > self.max_upload_bytes:
+                        raise PayloadTooLarge(
+                            f"{name} is larger than the {self.max_upload_bytes // (1 << 20)} MB upload limit"
+                        )
+                    digest.update(block)
+                    handle.write(block)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, name, digest.hexdigest()
+
+    def list(self, collection: str | None = None) -> list[DocumentPublic]:
+        with self.session_factory() as session:
+            stmt = select(Document).order_by(Document.created_at.desc())
+            if collection is not None:
+                stmt = stmt.join(Collection).where(Collection.name == collection)
+            return [document_public(d) for d in session.scalars(stmt)]
+
+    def get(self, document_id: str) -> Document:
+        """The document row. Raises ``DocumentNotFound``."""
+        with self.session_factory() as session:
+            doc = session.get(Document, document_id)
+            if doc is None:
+                raise DocumentNotFound(f"no document {document_id}")
+            return doc
+
+    def delete(self, document_id: str) -> None:
+        """Delete catalog rows, keyword entries and vectors. Raises ``DocumentNotFound``."""
+        if not self.pipeline.delete_document(document_id):
+            raise DocumentNotFound(f"no document {document_id}")
+
+    def job(self, job_id: str) -> JobPublic:
+        """Raises ``JobNotFound``."""
+        with self.session_factory() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                raise JobNotFound(f"no job {job_id}")
+            return job_public(job)

@@ -1,0 +1,156 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25 in the catalog) → reciprocal rank fusion.
+
+Both retrievers fetch a candidate pool larger than ``k``; RRF (Cormack, Clarke & Büttcher, SIGIR
+2009: score = Σ 1 / (60 + rank)) merges them. Every candidate is then hydrated from the catalog,
+which drops vectors whose chunk row or ready document does not exist (an interrupted ingest, a
+deleted document): the catalog is the source of truth for what can be returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import CollectionNotFound
+from api.schemas import RetrievalMode, RetrievedChunk
+from ingest.embeddings import Embedder
+from ingest.index import KeywordIndex, VectorIndex
+from ingest.models import Chunk, Collection, Document, DocumentStatus
+
+__all__ = ["RRF_K", "Retriever", "RetrievalResult", "reciprocal_rank_fusion"]
+
+logger = logging.getLogger(__name__)
+
+#: The RRF constant from Cormack et al. (2009).
+RRF_K = 60
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 30
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Fuse ranked id lists; returns ``(id, score)`` best first, ties kept in first-seen order."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+@dataclass
+class RetrievalResult:
+    results: list[RetrievedChunk]
+    timings_ms: dict[str, float]
+
+
+class Retriever:
+    """Runs a query against both indexes. Thread-safe; holds no per-request state."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        embedder: Embedder,
+        vector_index: VectorIndex,
+        keyword_index: KeywordIndex,
+    ) -> None:
+        self.session_factory = session_factory
+        self.embedder = embedder
+        self.vector_index = vector_index
+        self.keyword_index = keyword_index
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        k: int = 8,
+        mode: RetrievalMode = "hybrid",
+        collection: str | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> RetrievalResult:
+        """Top-``k`` chunks for ``query``. Raises ``CollectionNotFound`` for an unknown collection.
+
+        ``score`` is cosine similarity (dense), BM25 (keyword) or the RRF score (hybrid).
+        """
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES) if mode == "hybrid" else k * 2
+        with self.session_factory() as session:
+            collection_id = self._collection_id(session, collection)
+            dense: list[tuple[str, float]] = []
+            keyword: list[tuple[str, float]] = []
+            if mode in ("dense", "hybrid"):
+                t0 = time.perf_counter()
+                vector = self.embedder.embed_query(query)
+                timings["embed"] = _ms(t0)
+                t0 = time.perf_counter()
+                hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
+                dense = [(h.chunk_id, h.similarity) for h in hits]
+                timings["dense"] = _ms(t0)
+            if mode in ("keyword", "hybrid"):
+                t0 = time.perf_counter()
+                khits = self.keyword_index.search(
+                    session, query, pool, collection_id=collection_id, document_ids=document_ids
+                )
+                keyword = [(h.chunk_id, h.score) for h in khits]
+                timings["keyword"] = _ms(t0)
+            if mode == "hybrid":
+                ranked = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])
+            else:
+                ranked = dense or keyword
+            t0 = time.perf_counter()
+            results = self._hydrate(session, ranked, k)
+            timings["hydrate"] = _ms(t0)
+        timings["total"] = _ms(started)
+        return RetrievalResult(results=results, timings_ms=timings)
+
+    @staticmethod
+    def _collection_id(session: Session, name: str | None) -> int | None:
+        if name is None:
+            return None
+        found = session.scalars(select(Collection.id).where(Collection.name == name)).first()
+        if found is None:
+            raise CollectionNotFound(f"no collection named {name!r}")
+        return found
+
+    @staticmethod
+    def _hydrate(session: Session, ranked: list[tuple[str, float]], k: int) -> list[RetrievedChunk]:
+        if not ranked:
+            return []
+        ids = [chunk_id for chunk_id, _ in ranked]
+        rows = session.execute(
+            select(Chunk, Document.filename)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Chunk.chunk_id.in_(ids), Document.status == DocumentStatus.ready.value)
+        ).all()
+        by_id = {chunk.chunk_id: (chunk, filename) for chunk, filename in rows}
+        results: list[RetrievedChunk] = []
+        for chunk_id, score in ranked:
+            if chunk_id not in by_id:
+                continue
+            chunk, filename = by_id[chunk_id]
+            results.append(
+                RetrievedChunk(
+                    chunk_id=chunk.chunk_id,
+                    document_id=chunk.document_id,
+                    filename=filename,
+                    page_start=chunk.page_start,
+                    page_end=chunk.page_end,
+                    char_start=chunk.char_start,
+                    char_end=chunk.char_end,
+                    text=chunk.text,
+                    score=round(score, 6),
+                    rank=len(results) + 1,
+                )
+            )
+            if len(results) == k:
+                break
+        return results
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

