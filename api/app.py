@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             yield
         finally:
             worker.stop()
+            await provider.aclose()
             engine.dispose()
             if lock is not None:
                 lock.release()

@@ -172,8 +172,8 @@ class ChatService:
             yield SourcesPart(data=sources)
             yield TextStartPart(id=text_id)
             if sources:
+                # retrieval used the standalone query; the answer addresses the message as asked
                 generation = build_request(request.message, sources, history)
-                generation.question = query
                 timings["prompt_ready"] = _ms(started)
                 async for event in self.provider.stream(generation):
                     if isinstance(event, TextDelta):

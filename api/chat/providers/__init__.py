@@ -16,7 +16,20 @@ from api.chat.prompt import GenerationRequest
 from ingest.embeddings import Embedder
 from ingest.settings import Settings
 
-__all__ = ["ChatProvider", "TextDelta", "Usage", "build_provider", "resolve_provider_name"]
+__all__ = ["ChatProvider", "TextDelta", "Usage", "build_provider", "resolve_provider_name", "transport_errors"]
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client errors an SDK stream can raise mid-iteration. The SDKs moved from ``httpx``
+    to ``httpx2``; whichever is installed counts."""
+    found: list[type[Exception]] = []
+    for module_name in ("httpx2", "httpx"):
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        found.append(module.HTTPError)
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,10 @@ class ChatProvider(Protocol):
     model: str
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]: ...
+
+    async def aclose(self) -> None:
+        """Release the SDK client (called at shutdown)."""
+        ...
 
 
 def resolve_provider_name(settings: Settings) -> str:

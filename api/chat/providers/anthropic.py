@@ -1,4 +1,7 @@
-"""Anthropic messages, streamed. ``max_tokens`` is required by the API and comes from settings."""
+"""Anthropic messages, streamed. ``max_tokens`` is required by the API and comes from settings.
+
+The installed SDK's ``messages.stream`` takes no ``temperature`` (recent Claude models fix it), so
+``DOCENT_LLM_TEMPERATURE`` applies to the openai provider only."""
 
 from __future__ import annotations
 
@@ -6,10 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx
 
 from api.chat.prompt import GenerationRequest
-from api.chat.providers import TextDelta, Usage
+from api.chat.providers import TextDelta, Usage, transport_errors
 from api.errors import ProviderError
 from ingest.settings import Settings
 
@@ -21,24 +23,25 @@ DEFAULT_MODEL = "claude-haiku-4-5"
 class AnthropicProvider:
     name = "anthropic"
 
-    def __init__(self, client: anthropic.AsyncAnthropic, *, model: str, temperature: float, max_tokens: int) -> None:
+    def __init__(self, client: anthropic.AsyncAnthropic, *, model: str, max_tokens: int) -> None:
         self._client = client
         self.model = model
-        self.temperature = temperature
         self.max_tokens = max_tokens
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnthropicProvider:
         client = anthropic.AsyncAnthropic(
             api_key=settings.llm_api_key or None,
             base_url=settings.llm_base_url,
-            timeout=httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
+            timeout=anthropic.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
             max_retries=settings.llm_max_retries,
         )
         return cls(
             client,
             model=settings.llm_model or DEFAULT_MODEL,
-            temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
         )
 
@@ -51,7 +54,6 @@ class AnthropicProvider:
                 system=request.system,
                 messages=messages,
                 max_tokens=self.max_tokens,
-                temperature=self.temperature,
             ) as stream:
                 async for event in stream:
                     if event.type == "message_start":
@@ -62,5 +64,5 @@ class AnthropicProvider:
                         yield Usage(input_tokens, event.usage.output_tokens)
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"anthropic request failed: {exc}") from exc
-        except httpx.HTTPError as exc:
+        except transport_errors() as exc:
             raise ProviderError(f"anthropic stream interrupted: {exc}", code="provider_stream_error") from exc

@@ -48,6 +48,9 @@ class ExtractiveProvider:
         self.min_score = min_score
         self.max_sentences = max_sentences
 
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
     def candidates(self, question: str, sources: list[Source]) -> list[_Candidate]:
         """Every usable sentence of ``sources`` with its score, best first."""
         found: list[tuple[int, int, str]] = []

@@ -3,14 +3,14 @@ llama.cpp, LM Studio). The SDK retries 429/5xx itself, and only before the strea
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 
 from api.chat.prompt import GenerationRequest
-from api.chat.providers import TextDelta, Usage
+from api.chat.providers import TextDelta, Usage, transport_errors
 from api.errors import ProviderError
 from ingest.settings import Settings
 
@@ -28,15 +28,18 @@ class OpenAIProvider:
         self.temperature = temperature
         self.max_tokens = max_tokens
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIProvider:
         api_key = settings.llm_api_key or None
-        if api_key is None and settings.llm_base_url and "OPENAI_API_KEY" not in __import__("os").environ:
+        if api_key is None and settings.llm_base_url and "OPENAI_API_KEY" not in os.environ:
             api_key = "not-needed"  # local OpenAI-compatible servers take any key
         client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=settings.llm_base_url,
-            timeout=httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
+            timeout=openai.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
             max_retries=settings.llm_max_retries,
         )
         return cls(
@@ -69,7 +72,7 @@ class OpenAIProvider:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         except openai.OpenAIError as exc:
             raise ProviderError(f"openai stream failed: {exc}", code="provider_stream_error") from exc
-        except httpx.HTTPError as exc:
+        except transport_errors() as exc:
             raise ProviderError(f"openai stream interrupted: {exc}", code="provider_stream_error") from exc
         finally:
             await stream.close()

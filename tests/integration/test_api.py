@@ -1,0 +1,169 @@
+"""The HTTP contract (DESIGN §3) end to end: upload → jobs → documents → retrieve → chat (SSE) →
+conversations → delete, with the real embedder, embedded Chroma and SQLite."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.settings import Settings
+from tests.fixtures.pdfgen import make_pdf
+from tests.integration.helpers import answer_text, chat_parts, upload
+
+OBSERVATORY = [
+    "Annual report of the Nordlys Observatory. This report covers staffing, budget and the weather.",
+    "The Nordlys Observatory in Tromso recorded 212 clear nights in 2023. The main telescope has a "
+    "mirror of 2.4 metres. Observing time was shared between nine universities.",
+    "The observatory budget for 2023 was 4.1 million euros, of which 60 percent paid salaries.",
+]
+
+
+@pytest.fixture
+def client(make_client: Any, settings: Settings) -> Any:
+    return make_client(settings)
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    return make_pdf(tmp_path / "nordlys-report.pdf", OBSERVATORY)
+
+
+def test_upload_list_get_and_download(client: Any, report: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Kiln log\n\nThe kiln reached 1280 degrees on Tuesday after a slow firing.\n", encoding="utf-8")
+    jobs = upload(client, report, notes)
+    assert [j["status"] for j in jobs] == ["done", "done"]
+    assert jobs[0]["pages_total"] == 3 and jobs[0]["chunks"] >= 3
+    docs = client.get("/api/documents").json()["documents"]
+    assert {d["filename"] for d in docs} == {"nordlys-report.pdf", "notes.md"}
+    doc = next(d for d in docs if d["filename"] == "nordlys-report.pdf")
+    assert doc["status"] == "ready" and doc["pages"] == 3
+    assert client.get(f"/api/documents/{doc['id']}").json()["sha256"] == doc["sha256"]
+    original = client.get(f"/api/documents/{doc['id']}/file")
+    assert original.status_code == 200 and original.content == report.read_bytes()
+    assert original.headers["content-type"] == "application/pdf"
+
+
+def test_same_content_under_any_name_is_one_document(client: Any, report: Path, tmp_path: Path) -> None:
+    first = upload(client, report)[0]
+    copy = tmp_path / "renamed.pdf"
+    copy.write_bytes(report.read_bytes())
+    again = upload(client, report, copy)
+    assert [j["status"] for j in again] == ["duplicate", "duplicate"]
+    assert {j["document_id"] for j in again} == {first["document_id"]}
+    assert len(client.get("/api/documents").json()["documents"]) == 1
+    health = client.get("/api/health").json()
+    assert health["components"]["index"]["detail"].startswith(f"chroma, {first['chunks']} vectors")
+
+
+def test_bad_input_gets_clear_errors(client: Any, tmp_path: Path) -> None:
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ\x90\x00")
+    response = client.post("/api/documents", files=[("files", (exe.name, exe.read_bytes()))])
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_format" and ".pdf" in response.json()["detail"]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF")
+    job = upload(client, broken)[0]
+    assert job["status"] == "failed" and job["error_code"] == "malformed" and job["error"]
+    assert client.get("/api/health").status_code == 200
+    missing = client.get("/api/documents/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "document_not_found"
+    bad_k = client.post("/api/retrieve", json={"query": "x", "k": 51})
+    assert bad_k.status_code == 422
+
+
+def test_retrieve_finds_the_page_in_every_mode(client: Any, report: Path) -> None:
+    upload(client, report)
+    for mode in ("hybrid", "dense", "keyword"):
+        body = client.post("/api/retrieve", json={"query": "How many clear nights were recorded?", "k": 3, "mode": mode}).json()
+        top = body["results"][0]
+        assert top["page_start"] == 2, (mode, top)
+        assert "212 clear nights" in top["text"]
+        assert [r["rank"] for r in body["results"]] == list(range(1, len(body["results"]) + 1))
+        assert body["timings_ms"]["total"] > 0
+    unknown = client.post("/api/retrieve", json={"query": "nights", "collection": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "collection_not_found"
+
+
+def test_collections_and_document_filters_scope_retrieval(client: Any, report: Path, tmp_path: Path) -> None:
+    other = make_pdf(tmp_path / "other.pdf", ["The Nordlys Observatory canteen served 212 waffles a night in 2023."])
+    upload(client, report, collection="astro")
+    other_job = upload(client, other, collection="food")[0]
+    astro = client.post("/api/retrieve", json={"query": "212 nights", "collection": "astro"}).json()["results"]
+    assert astro and {r["filename"] for r in astro} == {"nordlys-report.pdf"}
+    only = client.post("/api/retrieve", json={"query": "212 nights", "document_ids": [other_job["document_id"]]}).json()
+    assert only["results"] and {r["filename"] for r in only["results"]} == {"other.pdf"}
+    listed = client.get("/api/documents", params={"collection": "food"}).json()["documents"]
+    assert [d["filename"] for d in listed] == ["other.pdf"]
+
+
+def test_chat_streams_the_protocol_in_order_with_resolvable_citations(client: Any, report: Path) -> None:
+    upload(client, report)
+    parts, done, headers = chat_parts(client, {"message": "How many clear nights did the observatory record in 2023?"})
+    assert done
+    assert headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert headers["cache-control"] == "no-cache, no-transform" and headers["x-accel-buffering"] == "no"
+    kinds = [p["type"] for p in parts]
+    deltas = [i for i, k in enumerate(kinds) if k == "text-delta"]
+    assert kinds[:4] == ["start", "start-step", "data-sources", "text-start"]
+    assert len(deltas) > 3 and deltas == list(range(4, 4 + len(deltas)))
+    assert kinds[4 + len(deltas) :] == ["text-end", "data-citations", "finish-step", "finish"]
+    assert parts[0]["messageMetadata"]["provider"] == "extractive"
+    sources = {s["n"]: s for s in parts[2]["data"]}
+    text = answer_text(parts)
+    assert "212" in text
+    markers = {int(n) for group in re.findall(r"\[(\d+(?:,\s*\d+)*)\]", text) for n in group.split(",")}
+    assert markers, text
+    citations = parts[kinds.index("data-citations")]["data"]
+    assert {c["n"] for c in citations} == markers
+    for citation in citations:
+        source = sources[citation["n"]]
+        assert citation["page"] == source["page_start"]
+        assert source["text"][citation["span_start"] : citation["span_end"]] == citation["quote"]
+    assert any(c["page"] == 2 and "212 clear nights" in c["quote"] and c["verdict"] == "supported" for c in citations)
+
+
+def test_chat_refuses_when_the_documents_do_not_hold_the_answer(client: Any, report: Path) -> None:
+    upload(client, report)
+    parts, done, _ = chat_parts(client, {"message": "What is the recipe for Peruvian ceviche?"})
+    assert done
+    assert "could not find" in answer_text(parts)
+    assert next(p for p in parts if p["type"] == "data-citations")["data"] == []
+    assert parts[-1]["messageMetadata"]["refused"] is True
+
+
+def test_follow_ups_stay_in_one_conversation(client: Any, report: Path) -> None:
+    upload(client, report)
+    first, _, _ = chat_parts(client, {"message": "How big is the main telescope mirror of the observatory?"})
+    conversation_id = first[0]["messageMetadata"]["conversationId"]
+    second, _, _ = chat_parts(client, {"message": "And what was its budget?", "conversation_id": conversation_id})
+    assert second[0]["messageMetadata"]["conversationId"] == conversation_id
+    assert "4.1 million" in answer_text(second)
+    listed = client.get("/api/conversations").json()["conversations"]
+    assert [c["id"] for c in listed] == [conversation_id]
+    stored = client.get(f"/api/conversations/{conversation_id}").json()
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+    assistant = stored["messages"][3]
+    assert assistant["status"] == "complete" and assistant["provider"] == "extractive"
+    assert assistant["content"] == answer_text(second) and assistant["citations"] and assistant["sources"]
+    assert client.delete(f"/api/conversations/{conversation_id}").status_code == 204
+    assert client.get(f"/api/conversations/{conversation_id}").status_code == 404
+    unknown = client.post("/api/chat", json={"message": "hi", "conversation_id": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "conversation_not_found"
+
+
+def test_delete_removes_catalog_rows_vectors_and_keyword_entries(client: Any, report: Path) -> None:
+    job = upload(client, report)[0]
+    doc_id = job["document_id"]
+    assert client.delete(f"/api/documents/{doc_id}").status_code == 204
+    for mode in ("hybrid", "dense", "keyword"):
+        results = client.post("/api/retrieve", json={"query": "clear nights telescope budget", "mode": mode}).json()["results"]
+        assert results == [], mode
+    assert client.get("/api/health").json()["components"]["index"]["detail"].startswith("chroma, 0 vectors")
+    assert client.delete(f"/api/documents/{doc_id}").status_code == 404
+    # the same content can come back after a delete
+    assert upload(client, report)[0]["status"] == "done"

@@ -1,0 +1,53 @@
+"""Chunks remember their page and their exact character span in the document text."""
+
+from __future__ import annotations
+
+from ingest.chunking import PAGE_SEPARATOR, chunk_id_for, chunk_pages, document_text
+
+PAGES = [
+    "Page one talks about the harbour. " * 40,  # ~1,360 chars: several chunks
+    "",  # a page with no text layer
+    "3",  # a page number only: dropped
+    "Page four holds the only mention of the lighthouse keeper, Mrs Ingrid Solberg, who served 31 years.",
+]
+
+
+def test_every_chunk_is_the_exact_slice_of_the_document_text() -> None:
+    text, spans = document_text(PAGES)
+    chunks = chunk_pages(PAGES, chunk_size=300, chunk_overlap=50)
+    assert chunks, "expected chunks"
+    for chunk in chunks:
+        assert text[chunk.char_start : chunk.char_end] == chunk.text
+        page_start, page_end = spans[chunk.page_start - 1]
+        assert page_start <= chunk.char_start < chunk.char_end <= page_end
+        assert chunk.page_start == chunk.page_end
+
+
+def test_pages_are_one_based_and_empty_or_tiny_pages_yield_nothing() -> None:
+    chunks = chunk_pages(PAGES, chunk_size=300, chunk_overlap=50)
+    pages = {c.page_start for c in chunks}
+    assert pages == {1, 4}
+    keeper = [c for c in chunks if "lighthouse keeper" in c.text]
+    assert len(keeper) == 1 and keeper[0].page_start == 4
+
+
+def test_long_pages_split_under_the_size_limit_with_overlap() -> None:
+    chunks = [c for c in chunk_pages(PAGES, chunk_size=300, chunk_overlap=50) if c.page_start == 1]
+    assert len(chunks) >= 4
+    assert all(len(c.text) <= 300 for c in chunks)
+    # consecutive chunks overlap (the splitter's chunk_overlap) and advance
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert after.char_start < before.char_end
+        assert after.char_start > before.char_start
+
+
+def test_document_text_spans_match_the_separator() -> None:
+    text, spans = document_text(["ab", "cde", ""])
+    assert text == "ab" + PAGE_SEPARATOR + "cde" + PAGE_SEPARATOR
+    assert [text[s:e] for s, e in spans] == ["ab", "cde", ""]
+
+
+def test_chunk_ids_are_deterministic_and_distinct() -> None:
+    a = chunk_id_for("f" * 64, 1, 0)
+    assert a == chunk_id_for("f" * 64, 1, 0)
+    assert len({a, chunk_id_for("f" * 64, 1, 1), chunk_id_for("f" * 64, 2, 0), chunk_id_for("e" * 64, 1, 0)}) == 4

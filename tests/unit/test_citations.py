@@ -1,0 +1,48 @@
+"""Citation markers resolve to passages and the supporting span inside them."""
+
+from __future__ import annotations
+
+from api.chat.citations import resolve_citations
+from api.schemas import Source
+
+
+def _source(n: int, text: str, page: int = 1) -> Source:
+    return Source(
+        n=n, chunk_id=f"c{n}", document_id=f"d{n}", filename=f"f{n}.pdf", page_start=page, page_end=page,
+        char_start=0, char_end=len(text), text=text, score=1.0,
+    )
+
+
+SOURCES = [
+    _source(1, "The bridge opened in 1932. It is 1,149 metres long. Tolls were abolished in 1990.", page=4),
+    _source(2, "Ferries ran until the bridge opened. The last ferry sailed on 19 March 1932.", page=7),
+]
+
+
+def test_single_multiple_and_adjacent_markers() -> None:
+    answer = "The bridge is 1,149 metres long [1]. The last ferry sailed in March 1932 [1, 2]. It opened in 1932.[1][2]"
+    resolved = resolve_citations(answer, SOURCES)
+    assert resolved.dropped == 0
+    assert [c.n for c in resolved.citations] == [1, 1, 2, 1, 2]
+    first = resolved.citations[0]
+    assert first.page == 4 and first.quote == "It is 1,149 metres long."
+    assert SOURCES[0].text[first.span_start : first.span_end] == first.quote
+    assert first.verdict == "supported"
+    ferry = resolved.citations[2]
+    assert ferry.n == 2 and ferry.page == 7 and "19 March 1932" in ferry.quote and ferry.verdict == "supported"
+
+
+def test_markers_without_a_passage_are_dropped_and_counted() -> None:
+    resolved = resolve_citations("The bridge opened in 1932 [1]. Something invented [7].", SOURCES)
+    assert [c.n for c in resolved.citations] == [1]
+    assert resolved.dropped == 1
+
+
+def test_unsupported_claims_are_weak() -> None:
+    resolved = resolve_citations("The mayor owns three purple giraffes [2].", SOURCES)
+    assert resolved.citations[0].verdict == "weak"
+
+
+def test_no_markers_no_citations() -> None:
+    resolved = resolve_citations("I could not find the answer in your documents.", SOURCES)
+    assert resolved.citations == [] and resolved.dropped == 0
