@@ -25,6 +25,8 @@ from ingest.embeddings import Embedder
 __all__ = ["ExtractiveProvider"]
 
 RELATIVE_CUTOFF = 0.85
+#: Seconds between streamed words, so a quoted answer reads as it arrives rather than in one jump.
+STREAM_PACE_S = 0.012
 MIN_WORDS = 4
 MAX_SENTENCE_CHARS = 600
 _TOKEN = re.compile(r"\S+\s*")
@@ -95,4 +97,4 @@ class ExtractiveProvider:
         answer = await asyncio.to_thread(self.compose, request.question, request.sources)
         for token in _TOKEN.findall(answer):
             yield TextDelta(token)
-            await asyncio.sleep(0)
+            await asyncio.sleep(STREAM_PACE_S)

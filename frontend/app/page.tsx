@@ -1,0 +1,5 @@
+import { DocentApp } from "@/components/docent-app";
+
+export default function HomePage() {
+  return <DocentApp />;
+}

@@ -1,0 +1,156 @@
+"""The ingest pipeline against real stores: embedded Chroma + SQLite, and a real Chroma server
+(`chroma run`) + the real PostgreSQL. Idempotent by content hash; delete leaves nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from api.retrieval import Retriever
+from ingest.db import build_catalog, make_engine
+from ingest.index import KeywordIndex, VectorIndex
+from ingest.models import Chunk, Document
+from ingest.pipeline import IngestPipeline
+from ingest.settings import Settings
+from tests.conftest import postgres_url
+from tests.fixtures.fake_llm import free_port
+from tests.fixtures.pdfgen import make_pdf
+
+PAGES = [
+    "Minutes of the harbour board. Present: the harbourmaster and four pilots.",
+    "The board approved dredging of the north channel to a depth of 14 metres at a cost of 3.2 million.",
+    "Any other business: the pilots asked for a new launch. The request was deferred to spring.",
+]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`, shipped in the chromadb package) on a free port."""
+    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if binary is None:
+        pytest.skip("the `chroma` command from the chromadb package is not installed")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("chroma server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(params=["embedded+sqlite", "server+postgresql"])
+def stack_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    if request.param == "embedded+sqlite":
+        yield settings
+        return
+    base = postgres_url()
+    server = request.getfixturevalue("chroma_server")
+    schema = f"docent_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield settings.model_copy(update={
+            "database_url": f"{base}?options=-csearch_path%3D{schema}",
+            "chroma_url": server,
+            "chroma_collection": f"c_{schema}",
+        })
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _stack(settings: Settings, embedder: Any) -> tuple[IngestPipeline, Retriever]:
+    _, factory = build_catalog(settings)
+    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    retriever = Retriever(session_factory=factory, embedder=embedder, vector_index=index, keyword_index=KeywordIndex())
+    return pipeline, retriever
+
+
+def test_ingest_is_idempotent_and_delete_leaves_nothing(stack_settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    pipeline, retriever = _stack(stack_settings, embedder)
+    pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
+    job = pipeline.register(pdf, pdf.name)
+    done = pipeline.run(job.id)
+    assert done.status == "done" and done.chunks >= 3
+    vectors = pipeline.vector_index.count()
+    assert vectors == done.chunks
+    for name in ("minutes.pdf", "copy-of-minutes.pdf", "minutes (1).pdf"):
+        again = pipeline.register(pdf, name)
+        assert again.status == "duplicate" and again.document_id == done.document_id
+    with pipeline.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 1
+        assert session.scalar(select(func.count()).select_from(Chunk)) == done.chunks
+    assert pipeline.vector_index.count() == vectors
+    # rerunning a finished job changes nothing either
+    assert pipeline.run(job.id).status == "done" and pipeline.vector_index.count() == vectors
+
+    hits = retriever.retrieve("How deep will the north channel be dredged?", k=3).results
+    assert hits and hits[0].page_start == 2 and "14 metres" in hits[0].text
+
+    assert pipeline.delete_document(done.document_id)
+    assert pipeline.vector_index.count() == 0
+    for mode in ("hybrid", "dense", "keyword"):
+        assert retriever.retrieve("north channel dredging depth", k=5, mode=mode).results == []  # type: ignore[arg-type]
+    assert list(stack_settings.uploads_dir.glob("*.pdf")) == []  # the stored original went too
+    pipeline.session_factory.kw["bind"].dispose()
+
+
+def test_vectors_of_an_interrupted_ingest_are_never_returned(settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    """Vectors written before a crash (no catalog rows yet) stay invisible; the rerun writes the
+    same ids, so the store ends with exactly one chunk set."""
+    pipeline, retriever = _stack(settings, embedder)
+    pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
+    job = pipeline.register(pdf, pdf.name)
+    real_begin = pipeline.session_factory.begin
+    calls = {"n": 0}
+
+    def crash_at_catalog_commit() -> Any:
+        calls["n"] += 1
+        raise KeyboardInterrupt("simulated crash between the vector write and the catalog commit")
+
+    with pytest.MonkeyPatch.context() as patch:
+        original_upsert = pipeline.vector_index.upsert
+
+        def upsert_then_crash(*args: Any, **kwargs: Any) -> None:
+            original_upsert(*args, **kwargs)
+            patch.setattr(pipeline.session_factory, "begin", crash_at_catalog_commit)
+
+        patch.setattr(pipeline.vector_index, "upsert", upsert_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.run(job.id)
+    assert calls["n"] == 1 and pipeline.session_factory.begin == real_begin
+    orphaned = pipeline.vector_index.count()
+    assert orphaned > 0
+    assert retriever.retrieve("north channel depth", k=5).results == []
+    assert pipeline.unfinished_job_ids() == [job.id]
+    assert pipeline.run(job.id).status == "done"
+    assert pipeline.vector_index.count() == orphaned
+    assert retriever.retrieve("north channel depth", k=5).results
