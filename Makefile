@@ -42,7 +42,7 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "chromium missing: install Debian's chromium (the browser tests will skip)"; fi; }
 
-test: deps ui chromium test-ui test-py
+test: deps ui chromium lint test-ui test-py
 
 test-ui:
 	cd frontend && npm test

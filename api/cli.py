@@ -44,7 +44,9 @@ class FileOutcome:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _collect(paths: list[Path], recursive: bool) -> tuple[list[Path], list[FileOutcome]]:
@@ -103,7 +105,9 @@ def _ingest_local(settings: Settings, files: list[Path], collection: str) -> lis
                 if job.status == "embedding":
                     progress.update(current, completed=job.chunks_embedded, total=job.chunks, detail="embedding chunks")
                 elif job.pages_total:
-                    progress.update(current, completed=job.pages_done, total=job.pages_total, detail=f"{job.status} pages")
+                    progress.update(
+                        current, completed=job.pages_done, total=job.pages_total, detail=f"{job.status} pages"
+                    )
 
             job = pipeline.register(path, path.name, collection)
             if job.status == "queued":
@@ -113,7 +117,9 @@ def _ingest_local(settings: Settings, files: list[Path], collection: str) -> lis
     return outcomes
 
 
-def _outcome(path: str, status: str, pages: int | None, chunks: int | None, error: str | None, started: float) -> FileOutcome:
+def _outcome(
+    path: str, status: str, pages: int | None, chunks: int | None, error: str | None, started: float
+) -> FileOutcome:
     label = {"done": "ingested", "duplicate": "duplicate"}.get(status, "failed")
     return FileOutcome(path, label, pages, chunks, error, round(time.perf_counter() - started, 2))
 
@@ -127,7 +133,9 @@ def _ingest_remote(server: str, files: list[Path], collection: str) -> list[File
         for path in files:
             started = time.perf_counter()
             with path.open("rb") as handle:
-                response = client.post("/api/documents", files={"files": (path.name, handle)}, data={"collection": collection})
+                response = client.post(
+                    "/api/documents", files={"files": (path.name, handle)}, data={"collection": collection}
+                )
             if response.status_code != 202:
                 outcomes.append(FileOutcome(str(path), "failed", reason=response.json().get("detail", response.text)))
                 progress.advance(overall)
@@ -136,7 +144,9 @@ def _ingest_remote(server: str, files: list[Path], collection: str) -> list[File
             while job["status"] not in TERMINAL:
                 time.sleep(0.5)
                 job = client.get(f"/api/jobs/{job['id']}").json()
-            outcomes.append(_outcome(str(path), job["status"], job["pages_total"], job["chunks"], job["error"], started))
+            outcomes.append(
+                _outcome(str(path), job["status"], job["pages_total"], job["chunks"], job["error"], started)
+            )
             progress.advance(overall)
     return outcomes
 
@@ -158,7 +168,9 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to add to.")] = "default",
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
-    server: Annotated[str | None, typer.Option(help="Upload through this docent server instead of writing locally.")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Upload through this docent server instead of writing locally.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -197,8 +209,12 @@ def ingest(
         colour = {"ingested": "green", "duplicate": "yellow", "failed": "red"}
         for o in outcomes:
             table.add_row(
-                Path(o.path).name, f"[{colour[o.status]}]{o.status}[/]", str(o.pages or ""), str(o.chunks or ""),
-                f"{o.seconds:.1f}", o.reason or "",
+                Path(o.path).name,
+                f"[{colour[o.status]}]{o.status}[/]",
+                str(o.pages or ""),
+                str(o.chunks or ""),
+                f"{o.seconds:.1f}",
+                o.reason or "",
             )
         console.print(table)
         console.print(
@@ -219,7 +235,9 @@ def _retriever(settings: Settings) -> Any:
     _, session_factory = build_catalog(settings)
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    return Retriever(session_factory=session_factory, embedder=embedder, vector_index=index, keyword_index=KeywordIndex())
+    return Retriever(
+        session_factory=session_factory, embedder=embedder, vector_index=index, keyword_index=KeywordIndex()
+    )
 
 
 @app.command()
@@ -233,7 +251,7 @@ def search(
     if mode not in ("hybrid", "dense", "keyword"):
         raise typer.BadParameter("mode must be hybrid, dense or keyword")
     _logging(False)
-    result = _retriever(Settings()).retrieve(query, k=k, mode=mode, collection=collection)  # type: ignore[arg-type]
+    result = _retriever(Settings()).retrieve(query, k=k, mode=mode, collection=collection)
     table = Table(title=f"{len(result.results)} results in {result.timings_ms['total']:.0f} ms ({mode})")
     for column in ("#", "file", "page", "score", "passage"):
         table.add_column(column, overflow="fold")
@@ -307,9 +325,7 @@ def serve(
 
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=1
-    )
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=1)
 
 
 if __name__ == "__main__":

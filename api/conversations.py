@@ -19,7 +19,9 @@ class ConversationService:
     def list(self, limit: int = 100) -> ConversationList:
         with self.session_factory() as session:
             rows = session.scalars(select(Conversation).order_by(Conversation.updated_at.desc()).limit(limit))
-            return ConversationList(conversations=[ConversationSummary.model_validate(c, from_attributes=True) for c in rows])
+            return ConversationList(
+                conversations=[ConversationSummary.model_validate(c, from_attributes=True) for c in rows]
+            )
 
     def get(self, conversation_id: str) -> ConversationPublic:
         """Raises ``ConversationNotFound``."""

@@ -22,7 +22,7 @@ from ingest.embeddings import Embedder
 from ingest.index import KeywordIndex, VectorIndex
 from ingest.models import Chunk, Collection, Document, DocumentStatus
 
-__all__ = ["RRF_K", "Retriever", "RetrievalResult", "reciprocal_rank_fusion"]
+__all__ = ["RRF_K", "RetrievalResult", "Retriever", "reciprocal_rank_fusion"]
 
 logger = logging.getLogger(__name__)
 

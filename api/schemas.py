@@ -133,8 +133,8 @@ class Citation(BaseModel):
 
 class StartPart(BaseModel):
     type: Literal["start"] = "start"
-    messageId: str  # noqa: N815 (wire format)
-    messageMetadata: dict[str, Any] | None = None  # noqa: N815
+    messageId: str
+    messageMetadata: dict[str, Any] | None = None
 
 
 class StartStepPart(BaseModel):
@@ -147,7 +147,7 @@ class FinishStepPart(BaseModel):
 
 class FinishPart(BaseModel):
     type: Literal["finish"] = "finish"
-    messageMetadata: dict[str, Any] | None = None  # noqa: N815
+    messageMetadata: dict[str, Any] | None = None
 
 
 class TextStartPart(BaseModel):
@@ -178,7 +178,7 @@ class CitationsPart(BaseModel):
 
 class ErrorPart(BaseModel):
     type: Literal["error"] = "error"
-    errorText: str  # noqa: N815
+    errorText: str
 
 
 StreamPart = Annotated[

@@ -3,7 +3,7 @@
 A document's text is its page texts joined by ``PAGE_SEPARATOR``; ``page_spans[i]`` is the
 ``[start, end)`` of page i+1 in it. Each page is split on its own (a chunk never spans two pages, so
 a citation names exactly one page) with ``RecursiveCharacterTextSplitter`` at ~800 characters: the
-all-MiniLM-L6-v2 window is 256 word pieces, and 800 characters of English prose are ~180–200.
+all-MiniLM-L6-v2 window is 256 word pieces, and 800 characters of English prose are ~180-200.
 Every chunk keeps ``char_start``/``char_end`` in the document text, so
 ``text == document_text[char_start:char_end]`` holds by construction.
 """

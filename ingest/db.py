@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.settings import Settings
 
-__all__ = ["make_engine", "make_session_factory", "run_migrations", "MIGRATIONS_DIR"]
+__all__ = ["MIGRATIONS_DIR", "make_engine", "make_session_factory", "run_migrations"]
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ingest.settings import Settings
 
-__all__ = ["EmbeddingError", "Embedder", "HashingEmbedder", "LocalOnnxEmbedder", "OpenAIEmbedder", "build_embedder"]
+__all__ = ["Embedder", "EmbeddingError", "HashingEmbedder", "LocalOnnxEmbedder", "OpenAIEmbedder", "build_embedder"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ class OpenAIEmbedder:
         vectors: list[list[float]] = []
         for begin in range(0, len(texts), self.batch_size):
             try:
-                response = self._client.embeddings.create(model=self.model, input=list(texts[begin : begin + self.batch_size]))
+                response = self._client.embeddings.create(
+                    model=self.model, input=list(texts[begin : begin + self.batch_size])
+                )
             except openai.OpenAIError as exc:
                 raise EmbeddingError(f"embedding request failed: {exc}") from exc
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from ingest.settings import Settings
 
-__all__ = ["IndexError_", "KeywordIndex", "KeywordHit", "VectorHit", "VectorIndex", "EmbedderMismatch"]
+__all__ = ["EmbedderMismatch", "IndexError_", "KeywordHit", "KeywordIndex", "VectorHit", "VectorIndex"]
 
 logger = logging.getLogger(__name__)
 
 
-class IndexError_(RuntimeError):  # noqa: N801 (avoid shadowing the builtin IndexError)
+class IndexError_(RuntimeError):
     """The vector store failed or is unreachable."""
 
 
@@ -50,7 +50,9 @@ class KeywordHit:
 class VectorIndex:
     """Chunk vectors in one Chroma collection; metadata ``document_id`` and ``collection_id``."""
 
-    def __init__(self, client: Any, *, collection_name: str, embedder_name: str, dimension: int, ef_search: int) -> None:
+    def __init__(
+        self, client: Any, *, collection_name: str, embedder_name: str, dimension: int, ef_search: int
+    ) -> None:
         self._client = client
         self.embedder_name = embedder_name
         self._collection = client.get_or_create_collection(
@@ -70,8 +72,9 @@ class VectorIndex:
     def from_settings(cls, settings: Settings, *, embedder_name: str, dimension: int) -> VectorIndex:
         """Embedded Chroma at ``data_dir/chroma`` or, with ``chroma_url`` set, a Chroma server."""
         import chromadb
+        from chromadb.config import Settings as ChromaSettings
 
-        telemetry = chromadb.Settings(anonymized_telemetry=False)
+        telemetry = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
             client = chromadb.HttpClient(
@@ -88,7 +91,9 @@ class VectorIndex:
             ef_search=settings.hnsw_ef_search,
         )
 
-    def upsert(self, ids: Sequence[str], embeddings: Sequence[Sequence[float]], metadatas: Sequence[dict[str, Any]]) -> None:
+    def upsert(
+        self, ids: Sequence[str], embeddings: Sequence[Sequence[float]], metadatas: Sequence[dict[str, Any]]
+    ) -> None:
         """Write vectors (idempotent by id), in batches the client accepts."""
         step = max(1, min(4000, int(self._client.get_max_batch_size())))
         for begin in range(0, len(ids), step):
@@ -100,9 +105,14 @@ class VectorIndex:
             )
 
     def query(
-        self, embedding: Sequence[float], k: int, *, collection_id: int | None = None, document_ids: Sequence[str] | None = None
+        self,
+        embedding: Sequence[float],
+        k: int,
+        *,
+        collection_id: int | None = None,
+        document_ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
-        """The ``k`` nearest chunks, most similar first; similarity = 1 − cosine distance."""
+        """The ``k`` nearest chunks, most similar first; similarity = 1 - cosine distance."""
         clauses: list[dict[str, Any]] = []
         if collection_id is not None:
             clauses.append({"collection_id": collection_id})
@@ -137,9 +147,74 @@ class VectorIndex:
 
 #: Words too common to help a keyword query (a short English list; FTS5 has none of its own).
 STOP_WORDS = frozenset(
-    """a an and are as at be by for from has have how in is it its of on or that the this to was were
-    what when where which who whom why will with did does do i you we they he she them their our your
-    me my can could would should about into than then there these those been being also any all""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "did",
+        "does",
+        "do",
+        "i",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "them",
+        "their",
+        "our",
+        "your",
+        "me",
+        "my",
+        "can",
+        "could",
+        "would",
+        "should",
+        "about",
+        "into",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "been",
+        "being",
+        "also",
+        "any",
+        "all",
+    ]
 )
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 

@@ -115,7 +115,9 @@ class IngestPipeline:
 
     # -- registration ----------------------------------------------------------------------------
 
-    def register(self, source: Path, filename: str, collection: str = DEFAULT_COLLECTION, *, sha256: str | None = None) -> IngestJob:
+    def register(
+        self, source: Path, filename: str, collection: str = DEFAULT_COLLECTION, *, sha256: str | None = None
+    ) -> IngestJob:
         """Register ``source`` (stored under ``filename``) for ingestion into ``collection``.
 
         The file is copied into ``uploads/`` by content hash. Returns a ``queued`` job, or a job already
@@ -215,8 +217,12 @@ class IngestPipeline:
                 memory_mb=self.settings.parse_memory_mb,
                 progress=lambda done, total: progress(pages_done=done, pages_total=total),
             )
-            progress(force=True, status=JobStatus.chunking.value, pages_total=len(parsed.pages), pages_done=len(parsed.pages))
-            specs = chunk_pages(parsed.pages, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
+            progress(
+                force=True, status=JobStatus.chunking.value, pages_total=len(parsed.pages), pages_done=len(parsed.pages)
+            )
+            specs = chunk_pages(
+                parsed.pages, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
+            )
             if not specs:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
             progress(force=True, status=JobStatus.embedding.value, chunks=len(specs), chunks_embedded=0)
@@ -226,9 +232,7 @@ class IngestPipeline:
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
-            metas = [
-                {"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs
-            ]
+            metas = [{"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs]
             self.vector_index.upsert(ids, vectors, metas)
             _, spans = document_text(parsed.pages)
             with self.session_factory.begin() as session:
@@ -258,7 +262,11 @@ class IngestPipeline:
                 stored_job.status = JobStatus.done.value
                 stored_job.finished_at = utcnow()
             logger.info(
-                "ingested document_id=%s file=%s pages=%d chunks=%d", doc.id, doc.filename, len(parsed.pages), len(specs)
+                "ingested document_id=%s file=%s pages=%d chunks=%d",
+                doc.id,
+                doc.filename,
+                len(parsed.pages),
+                len(specs),
             )
         except ParseError as exc:
             self._fail(job_id, doc.id, exc.code, exc.message)

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     parse_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of the parser.")
 
     llm_provider: LLMProviderName | None = Field(
-        default=None, description="Unset: openai if OPENAI_API_KEY is set, anthropic if ANTHROPIC_API_KEY, else extractive."
+        default=None,
+        description="Unset: openai if OPENAI_API_KEY is set, anthropic if ANTHROPIC_API_KEY, else extractive.",
     )
     llm_model: str | None = None
     llm_base_url: str | None = None

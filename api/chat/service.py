@@ -48,7 +48,9 @@ __all__ = ["ChatService", "Turn", "standalone_query"]
 logger = logging.getLogger(__name__)
 
 NO_PASSAGES = "I could not find anything about that in your documents."
-_ANAPHORA = re.compile(r"\b(it|its|that|this|those|these|they|them|their|he|she|his|her|there|same|above|previous)\b", re.I)
+_ANAPHORA = re.compile(
+    r"\b(it|its|that|this|those|these|they|them|their|he|she|his|her|there|same|above|previous)\b", re.I
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -166,9 +168,7 @@ class ChatService:
                 document_ids=request.document_ids,
             )
             timings["retrieval"] = retrieval.timings_ms.get("total", 0.0)
-            sources = [
-                Source(n=i, **r.model_dump(exclude={"rank"})) for i, r in enumerate(retrieval.results, start=1)
-            ]
+            sources = [Source(n=i, **r.model_dump(exclude={"rank"})) for i, r in enumerate(retrieval.results, start=1)]
             yield SourcesPart(data=sources)
             yield TextStartPart(id=text_id)
             if sources:

@@ -68,7 +68,9 @@ def content_type_for(filename: str) -> str:
         return SUPPORTED_EXTENSIONS[ext]
     except KeyError:
         supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise ParseError("unsupported_format", f"unsupported file type {ext or '(none)'!r}; supported: {supported}") from None
+        raise ParseError(
+            "unsupported_format", f"unsupported file type {ext or '(none)'!r}; supported: {supported}"
+        ) from None
 
 
 ProgressFn = Callable[[int, int], None]

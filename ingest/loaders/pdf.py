@@ -27,9 +27,7 @@ def load_pdf(path: Path, progress: ProgressFn | None = None) -> ParsedDocument:
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    pypdf.overwrite_configuration(
-        array_maximum_element_count=ARRAY_LIMIT, dictionary_maximum_element_count=DICT_LIMIT
-    )
+    pypdf.overwrite_configuration(array_maximum_element_count=ARRAY_LIMIT, dictionary_maximum_element_count=DICT_LIMIT)
     try:
         reader = pypdf.PdfReader(path)
         if reader.is_encrypted:

@@ -12,7 +12,11 @@ __all__ = ["decode_text", "load_text"]
 
 def decode_text(raw: bytes) -> str:
     """Decode ``raw`` by its BOM, else strict UTF-8, else cp1252, else Latin-1 (never fails)."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if raw.startswith(bom):
             return raw.decode(encoding)
     try:

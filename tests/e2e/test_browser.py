@@ -88,9 +88,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run browser tests)")
     if not UI_INDEX.exists():
-        pytest.skip(
-            f"{UI_INDEX.relative_to(ROOT)} is missing: build the UI with `cd frontend && npm run build`"
-        )
+        pytest.skip(f"{UI_INDEX.relative_to(ROOT)} is missing: build the UI with `cd frontend && npm run build`")
 
     data_dir = tmp_path_factory.mktemp("docent-e2e-data")
     log_path = data_dir.parent / "server.log"
@@ -119,13 +117,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             deadline = time.monotonic() + STARTUP_TIMEOUT_S
             while not _health_ok(url):
                 if process.poll() is not None:
-                    pytest.fail(
-                        f"server exited with {process.returncode} before it was healthy:\n{_tail(log_path)}"
-                    )
+                    pytest.fail(f"server exited with {process.returncode} before it was healthy:\n{_tail(log_path)}")
                 if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"GET /api/health did not answer 200 in {STARTUP_TIMEOUT_S} s:\n{_tail(log_path)}"
-                    )
+                    pytest.fail(f"GET /api/health did not answer 200 in {STARTUP_TIMEOUT_S} s:\n{_tail(log_path)}")
                 time.sleep(0.5)
             yield url
         finally:

@@ -79,7 +79,9 @@ def test_bad_input_gets_clear_errors(client: Any, tmp_path: Path) -> None:
 def test_retrieve_finds_the_page_in_every_mode(client: Any, report: Path) -> None:
     upload(client, report)
     for mode in ("hybrid", "dense", "keyword"):
-        body = client.post("/api/retrieve", json={"query": "How many clear nights were recorded?", "k": 3, "mode": mode}).json()
+        body = client.post(
+            "/api/retrieve", json={"query": "How many clear nights were recorded?", "k": 3, "mode": mode}
+        ).json()
         top = body["results"][0]
         assert top["page_start"] == 2, (mode, top)
         assert "212 clear nights" in top["text"]
@@ -161,7 +163,9 @@ def test_delete_removes_catalog_rows_vectors_and_keyword_entries(client: Any, re
     doc_id = job["document_id"]
     assert client.delete(f"/api/documents/{doc_id}").status_code == 204
     for mode in ("hybrid", "dense", "keyword"):
-        results = client.post("/api/retrieve", json={"query": "clear nights telescope budget", "mode": mode}).json()["results"]
+        results = client.post("/api/retrieve", json={"query": "clear nights telescope budget", "mode": mode}).json()[
+            "results"
+        ]
         assert results == [], mode
     assert client.get("/api/health").json()["components"]["index"]["detail"].startswith("chroma, 0 vectors")
     assert client.delete(f"/api/documents/{doc_id}").status_code == 404

@@ -70,14 +70,32 @@ def _seed(catalog_url: str) -> tuple[object, str]:
             (harbour, "log.pdf", ["The lighthouse keepers recorded storms nightly.", "Ferries sailed at dawn."]),
             (other, "menu.pdf", ["Storm soup is served nightly in the canteen."]),
         ):
-            doc = Document(collection_id=coll.id, filename=name, sha256=uuid.uuid4().hex, content_type="application/pdf",
-                           size_bytes=1, stored_path=f"/x/{name}", status="ready")
+            doc = Document(
+                collection_id=coll.id,
+                filename=name,
+                sha256=uuid.uuid4().hex,
+                content_type="application/pdf",
+                size_bytes=1,
+                stored_path=f"/x/{name}",
+                status="ready",
+            )
             session.add(doc)
             session.flush()
             docs.append(doc.id)
             for i, body in enumerate(texts):
-                session.add(Chunk(chunk_id=f"{doc.id}-{i}", document_id=doc.id, collection_id=coll.id, ordinal=i,
-                                  page_start=i + 1, page_end=i + 1, char_start=0, char_end=len(body), text=body))
+                session.add(
+                    Chunk(
+                        chunk_id=f"{doc.id}-{i}",
+                        document_id=doc.id,
+                        collection_id=coll.id,
+                        ordinal=i,
+                        page_start=i + 1,
+                        page_end=i + 1,
+                        char_start=0,
+                        char_end=len(body),
+                        text=body,
+                    )
+                )
     return factory, docs[0]
 
 

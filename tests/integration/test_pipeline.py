@@ -43,7 +43,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen(
         [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,11 +76,13 @@ def stack_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterat
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield settings.model_copy(update={
-            "database_url": f"{base}?options=-csearch_path%3D{schema}",
-            "chroma_url": server,
-            "chroma_collection": f"c_{schema}",
-        })
+        yield settings.model_copy(
+            update={
+                "database_url": f"{base}?options=-csearch_path%3D{schema}",
+                "chroma_url": server,
+                "chroma_collection": f"c_{schema}",
+            }
+        )
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
@@ -94,7 +97,9 @@ def _stack(settings: Settings, embedder: Any) -> tuple[IngestPipeline, Retriever
     return pipeline, retriever
 
 
-def test_ingest_is_idempotent_and_delete_leaves_nothing(stack_settings: Settings, embedder: Any, tmp_path: Path) -> None:
+def test_ingest_is_idempotent_and_delete_leaves_nothing(
+    stack_settings: Settings, embedder: Any, tmp_path: Path
+) -> None:
     pipeline, retriever = _stack(stack_settings, embedder)
     pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
     job = pipeline.register(pdf, pdf.name)

@@ -37,8 +37,13 @@ def fake() -> Iterator[FakeLLM]:
 def _settings(base: Settings, provider: str, fake: FakeLLM) -> Settings:
     url = fake.openai_base_url if provider == "openai" else fake.anthropic_base_url
     return base.model_copy(
-        update={"llm_provider": provider, "llm_base_url": url, "llm_api_key": "test-key", "llm_model": f"fake-{provider}",
-                "llm_max_retries": 2}
+        update={
+            "llm_provider": provider,
+            "llm_base_url": url,
+            "llm_api_key": "test-key",
+            "llm_model": f"fake-{provider}",
+            "llm_max_retries": 2,
+        }
     )
 
 
@@ -56,7 +61,9 @@ def test_provider_streams_grounded_answer_with_citations(
     parts, done, _ = chat_parts(client, {"message": "How many clear nights were recorded in 2023?"})
     assert done
     kinds = [p["type"] for p in parts]
-    assert kinds.index("data-sources") < kinds.index("text-delta") < kinds.index("data-citations") < kinds.index("finish")
+    assert (
+        kinds.index("data-sources") < kinds.index("text-delta") < kinds.index("data-citations") < kinds.index("finish")
+    )
     assert answer_text(parts) == "".join(ANSWER)
     assert parts[0]["messageMetadata"]["provider"] == provider
     citations = parts[kinds.index("data-citations")]["data"]
@@ -68,7 +75,9 @@ def test_provider_streams_grounded_answer_with_citations(
     system = body["messages"][0]["content"] if provider == "openai" else body["system"]
     assert "only" in system and "[2]" in system
     user = body["messages"][-1]["content"]
-    assert '<passage n="1" file="nordlys.pdf" page="1">' in user and user.endswith("How many clear nights were recorded in 2023?")
+    assert '<passage n="1" file="nordlys.pdf" page="1">' in user and user.endswith(
+        "How many clear nights were recorded in 2023?"
+    )
     assert body["stream"] is True and body["model"] == f"fake-{provider}"
     if provider == "anthropic":
         assert body["max_tokens"] == settings.llm_max_tokens
@@ -106,7 +115,9 @@ def test_failure_after_the_first_token_is_an_error_part(
     assert conversation["messages"][-1]["status"] == "failed"
 
 
-def test_closing_the_client_cancels_the_upstream_request(fake: FakeLLM, settings: Settings, report: Path, embedder: Any) -> None:
+def test_closing_the_client_cancels_the_upstream_request(
+    fake: FakeLLM, settings: Settings, report: Path, embedder: Any
+) -> None:
     fake.chunks = [f"word{i} " for i in range(200)]
     fake.delay_s = 0.05
     port = free_port()

@@ -42,7 +42,9 @@ def manifest() -> dict[str, Any]:
     return {f["file"]: f for f in data["files"]}
 
 
-def test_real_pdfs_ingest_with_manifest_page_counts(make_client: Any, settings: Settings, manifest: dict[str, Any]) -> None:
+def test_real_pdfs_ingest_with_manifest_page_counts(
+    make_client: Any, settings: Settings, manifest: dict[str, Any]
+) -> None:
     client = make_client(settings)
     folder = shared_data("pdfs")
     paths = [folder / name for name in [*READABLE, *UNREADABLE]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from ingest.chunking import PAGE_SEPARATOR, chunk_id_for, chunk_pages, document_text
 
 PAGES = [
@@ -36,7 +38,7 @@ def test_long_pages_split_under_the_size_limit_with_overlap() -> None:
     assert len(chunks) >= 4
     assert all(len(c.text) <= 300 for c in chunks)
     # consecutive chunks overlap (the splitter's chunk_overlap) and advance
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in pairwise(chunks):
         assert after.char_start < before.char_end
         assert after.char_start > before.char_start
 

@@ -8,8 +8,16 @@ from api.schemas import Source
 
 def _source(n: int, text: str, page: int = 1) -> Source:
     return Source(
-        n=n, chunk_id=f"c{n}", document_id=f"d{n}", filename=f"f{n}.pdf", page_start=page, page_end=page,
-        char_start=0, char_end=len(text), text=text, score=1.0,
+        n=n,
+        chunk_id=f"c{n}",
+        document_id=f"d{n}",
+        filename=f"f{n}.pdf",
+        page_start=page,
+        page_end=page,
+        char_start=0,
+        char_end=len(text),
+        text=text,
+        score=1.0,
     )
 
 
