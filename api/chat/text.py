@@ -14,13 +14,27 @@ _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[A-Z0-9•\-])|\n\s*\n|\
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+# A short line without closing punctuation followed by a line starting upper-case is a heading
+# or a table row in PDF text (wrapped prose lines run close to the full width, ~70+ characters).
+_HEADING_LINE = re.compile(r"(?m)^[^\n]{1,60}[^\s.,;:!?\-]\n(?=[A-Z0-9•])")
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``[start, end)`` of each sentence of ``text``, whitespace trimmed, empty ones skipped."""
+    """``[start, end)`` of each sentence of ``text``, whitespace trimmed, empty ones skipped.
+
+    Boundaries: sentence punctuation before a capital, blank lines, bullets, and the end of a short
+    unpunctuated line (a heading) before a capitalised line."""
+    cuts = sorted(
+        {(m.start(), m.end()) for m in _BOUNDARY.finditer(text)}
+        | {(m.end() - 1, m.end()) for m in _HEADING_LINE.finditer(text)}
+    )
     spans: list[tuple[int, int]] = []
     cursor = 0
-    for match in _BOUNDARY.finditer(text):
-        spans.append((cursor, match.start()))
-        cursor = match.end()
+    for start, end in cuts:
+        if start < cursor:
+            continue
+        spans.append((cursor, start))
+        cursor = end
     spans.append((cursor, len(text)))
     trimmed: list[tuple[int, int]] = []
     for start, end in spans:

@@ -3,6 +3,7 @@ conversations → delete, with the real embedder, embedded Chroma and SQLite."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,19 @@ def test_delete_removes_catalog_rows_vectors_and_keyword_entries(client: Any, re
     assert client.delete(f"/api/documents/{doc_id}").status_code == 404
     # the same content can come back after a delete
     assert upload(client, report)[0]["status"] == "done"
+
+
+def test_job_events_stream_progress_until_the_job_ends(client: Any, report: Path) -> None:
+    response = client.post("/api/documents", files=[("files", (report.name, report.read_bytes()))])
+    job_id = response.json()["jobs"][0]["id"]
+    events = []
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    statuses = [e["status"] for e in events]
+    assert statuses[-1] == "done" and events[-1]["pages_total"] == 3 and events[-1]["chunks"] > 0
+    order = ["queued", "parsing", "chunking", "embedding", "indexing", "done"]
+    assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
+    assert client.get("/api/jobs/nope/events").status_code == 404

@@ -54,3 +54,24 @@ def test_unsupported_claims_are_weak() -> None:
 def test_no_markers_no_citations() -> None:
     resolved = resolve_citations("I could not find the answer in your documents.", SOURCES)
     assert resolved.citations == [] and resolved.dropped == 0
+
+
+def test_sentences_split_at_punctuation_headings_and_bullets_but_not_wrapped_lines() -> None:
+    from api.chat.text import sentence_spans
+
+    text = (
+        "Multi-head attention allows the model to jointly attend to information from different representation\n"
+        "subspaces at different positions. With a single head, averaging inhibits this.\n"
+        "3.2.3 Applications of Attention in our Model\n"
+        "The Transformer uses multi-head attention in three different ways:\n"
+        "• In encoder-decoder attention layers, the queries come from the previous decoder layer."
+    )
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == [
+        "Multi-head attention allows the model to jointly attend to information from different representation\n"
+        "subspaces at different positions.",
+        "With a single head, averaging inhibits this.",
+        "3.2.3 Applications of Attention in our Model",
+        "The Transformer uses multi-head attention in three different ways:",
+        "• In encoder-decoder attention layers, the queries come from the previous decoder layer.",
+    ]

@@ -5,7 +5,7 @@ import type { UploadState } from "@/hooks/use-upload";
 import { describeJob, jobProgress } from "@/lib/format";
 import { isTerminalJobStatus } from "@/lib/schemas";
 
-const ACCEPT = ".pdf,.txt,.md,.markdown,.html,.htm,.docx";
+const ACCEPT = ".pdf,.txt,.md,.markdown";
 
 export function UploadPanel({ upload }: { upload: UploadState }) {
   const inputRef = useRef<HTMLInputElement>(null);
@@ -74,7 +74,7 @@ export function UploadPanel({ upload }: { upload: UploadState }) {
             </>
           )}
         </span>
-        <span className="dropzone-hint">PDF, DOCX, HTML, Markdown or text</span>
+        <span className="dropzone-hint">PDF, Markdown or plain text</span>
       </label>
 
       {errors.length > 0 && (
