@@ -139,7 +139,7 @@ class DocumentService:
                 staged.append(await self._stage(upload, tmp_dir))
             jobs = []
             for path, name, digest in staged:
-                job = self.pipeline.register(path, name, collection or DEFAULT_COLLECTION, sha256=digest)
+                job = self.pipeline.register(path, name, collection or DEFAULT_COLLECTION, sha256=digest, move=True)
                 if job.status == "queued":
                     self.worker.submit(job.id)
                 jobs.append(job_public(job))

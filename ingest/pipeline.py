@@ -116,22 +116,32 @@ class IngestPipeline:
     # -- registration ----------------------------------------------------------------------------
 
     def register(
-        self, source: Path, filename: str, collection: str = DEFAULT_COLLECTION, *, sha256: str | None = None
+        self,
+        source: Path,
+        filename: str,
+        collection: str = DEFAULT_COLLECTION,
+        *,
+        sha256: str | None = None,
+        move: bool = False,
     ) -> IngestJob:
         """Register ``source`` (stored under ``filename``) for ingestion into ``collection``.
 
-        The file is copied into ``uploads/`` by content hash. Returns a ``queued`` job, or a job already
-        ``duplicate`` (with ``document_id`` of the existing document) when the same content is in
-        the collection. Raises ``ParseError('unsupported_format')`` for an unsupported extension.
+        The file is copied (``move``: moved) into ``uploads/`` under its content hash. Returns a
+        ``queued`` job, or a job already ``duplicate`` (with ``document_id`` of the existing
+        document) when the same content is in the collection. Raises
+        ``ParseError('unsupported_format')`` for an unsupported extension.
         """
         content_type = content_type_for(filename)
         digest = sha256 or file_sha256(source)
         stored = self.settings.uploads_dir / f"{digest}{Path(filename).suffix.lower()}"
         if not stored.exists():
             self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-            tmp = stored.with_suffix(stored.suffix + ".part")
-            shutil.copyfile(source, tmp)
-            tmp.replace(stored)
+            if move:
+                source.replace(stored)
+            else:
+                tmp = stored.with_suffix(stored.suffix + ".part")
+                shutil.copyfile(source, tmp)
+                tmp.replace(stored)
         try:
             job_id = self._register_row(stored, filename, collection, digest, content_type)
         except IntegrityError:  # a concurrent upload of the same content won the race: report it

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from sse_starlette import EventSourceResponse
 
 from api.deps import DocumentsDep
+from api.documents import document_public
 from api.errors import PayloadTooLarge
 from api.schemas import DocumentList, DocumentPublic, JobPublic, UploadResponse
 
@@ -44,8 +45,6 @@ def list_documents(service: DocumentsDep, collection: Annotated[str | None, Quer
 @router.get("/documents/{document_id}", response_model=DocumentPublic)
 def get_document(document_id: str, service: DocumentsDep) -> DocumentPublic:
     """One document's catalog entry."""
-    from api.documents import document_public
-
     return document_public(service.get(document_id))
 
 
