@@ -1,6 +1,6 @@
 """Browser tests: the static UI served by the real API, driven by Playwright in Debian's chromium.
 
-The session fixture starts `uvicorn api.app:create_app --factory` on a free port with a fresh
+The module fixture starts `uvicorn api.app:create_app --factory` on a free port with a fresh
 `DOCENT_DATA_DIR` and the extractive provider (no LLM), so answers are deterministic and offline.
 """
 
@@ -83,7 +83,7 @@ def _tail(path: Path, lines: int = 60) -> str:
         return "(no server log)"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run browser tests)")
@@ -131,7 +131,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server_url: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
