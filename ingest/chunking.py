@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-__all__ = ["CHUNKER_VERSION", "PAGE_SEPARATOR", "ChunkSpec", "chunk_id_for", "chunk_pages", "document_text"]
+__all__ = [
+    "CHUNKER_VERSION",
+    "PAGE_SEPARATOR",
+    "ChunkSpec",
+    "chunk_id_for",
+    "chunk_pages",
+    "document_context",
+    "document_text",
+]
 
 #: Part of every chunk id: change it whenever chunk boundaries change for the same input.
 CHUNKER_VERSION = "pages-rcts-v1"
@@ -75,6 +83,24 @@ def chunk_pages(pages: list[str], *, chunk_size: int = 800, chunk_overlap: int =
             start = page_offset + local
             chunks.append(ChunkSpec(len(chunks), number, number, start, start + len(piece), piece))
     return chunks
+
+
+_SEPARATORS = re.compile(r"[_\s]+")
+_USEFUL_TITLE = re.compile(r"[^\W\d_]{3,}")  # has a word of 3+ letters (not an accession number)
+
+
+def document_context(filename: str, title: str | None) -> str:
+    """The context embedded and keyword-indexed with every chunk of a document: its file name as
+    words, and its own title when that says something (``3M_2018_10K.pdf`` with title
+    ``10-K - 02/07/2019 - 3M Company`` → ``3M 2018 10K · 10-K - 02/07/2019 - 3M Company``).
+
+    Chunks then carry what the page itself may never say (whose filing, which year); what is
+    shown and cited stays the page text."""
+    stem = filename.rsplit(".", 1)[0]
+    parts = [_SEPARATORS.sub(" ", stem).strip()]
+    if title and _USEFUL_TITLE.search(title) and title.strip().lower() != parts[0].lower():
+        parts.append(" ".join(title.split())[:200])
+    return " · ".join(p for p in parts if p)
 
 
 def chunk_id_for(document_sha256: str, collection_id: int, ordinal: int) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.chunking import chunk_id_for, chunk_pages, document_text
+from ingest.chunking import chunk_id_for, chunk_pages, document_context, document_text
 from ingest.embeddings import Embedder
 from ingest.index import VectorIndex
 from ingest.loaders import ParseError, content_type_for, parse_isolated
@@ -236,9 +236,11 @@ class IngestPipeline:
             if not specs:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
             progress(force=True, status=JobStatus.embedding.value, chunks=len(specs), chunks_embedded=0)
+            context = document_context(doc.filename, parsed.title)
             vectors: list[list[float]] = []
             for begin in range(0, len(specs), EMBED_BATCH):
-                vectors.extend(self.embedder.embed([s.text for s in specs[begin : begin + EMBED_BATCH]]))
+                batch = specs[begin : begin + EMBED_BATCH]
+                vectors.extend(self.embedder.embed([f"{context}\n{s.text}" for s in batch]))
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
@@ -258,6 +260,7 @@ class IngestPipeline:
                         char_start=s.char_start,
                         char_end=s.char_end,
                         text=s.text,
+                        context=context,
                     )
                     for cid, s in zip(ids, specs, strict=True)
                 )

@@ -53,3 +53,14 @@ def test_chunk_ids_are_deterministic_and_distinct() -> None:
     a = chunk_id_for("f" * 64, 1, 0)
     assert a == chunk_id_for("f" * 64, 1, 0)
     assert len({a, chunk_id_for("f" * 64, 1, 1), chunk_id_for("f" * 64, 2, 0), chunk_id_for("e" * 64, 1, 0)}) == 4
+
+
+def test_document_context_uses_the_file_name_and_a_meaningful_title() -> None:
+    from ingest.chunking import document_context
+
+    assert document_context("3M_2018_10K.pdf", "10-K - 02/07/2019 - 3M Company") == (
+        "3M 2018 10K · 10-K - 02/07/2019 - 3M Company"
+    )
+    assert document_context("2022 Q3 AMZN.pdf", "0001018724-22-000023") == "2022 Q3 AMZN"  # accession number
+    assert document_context("notes.md", None) == "notes"
+    assert document_context("Annual Report.pdf", "annual report") == "Annual Report"
