@@ -6,7 +6,6 @@ from logging.config import fileConfig
 
 from alembic import context
 
-
 import api.models  # noqa: F401  (registers the conversation tables on Base.metadata)
 from ingest.db import make_engine
 from ingest.models import Base
