@@ -20,6 +20,7 @@ from api.conversations import ConversationService
 from api.deps import AppState
 from api.documents import DocumentService, IngestWorker
 from api.errors import install_error_handlers
+from api.rerank import build_reranker
 from api.retrieval import Retriever
 from api.routes import chat, conversations, documents, health, retrieve
 from ingest.db import build_catalog
@@ -51,7 +52,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         )
         worker = IngestWorker(pipeline)
         retriever = Retriever(
-            session_factory=session_factory, embedder=emb, vector_index=vector_index, keyword_index=KeywordIndex()
+            session_factory=session_factory,
+            embedder=emb,
+            vector_index=vector_index,
+            keyword_index=KeywordIndex(),
+            reranker=build_reranker(settings),
+            rerank_candidates=settings.rerank_candidates,
         )
         app.state.docent = AppState(
             settings=settings,

@@ -227,6 +227,7 @@ def ingest(
 
 
 def _retriever(settings: Settings) -> Any:
+    from api.rerank import build_reranker
     from api.retrieval import Retriever
     from ingest.db import build_catalog
     from ingest.embeddings import build_embedder
@@ -236,7 +237,12 @@ def _retriever(settings: Settings) -> Any:
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
     return Retriever(
-        session_factory=session_factory, embedder=embedder, vector_index=index, keyword_index=KeywordIndex()
+        session_factory=session_factory,
+        embedder=embedder,
+        vector_index=index,
+        keyword_index=KeywordIndex(),
+        reranker=build_reranker(settings),
+        rerank_candidates=settings.rerank_candidates,
     )
 
 

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) + keyword (BM25 in the catalog) → reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25 in the catalog) → reciprocal rank fusion →
+rerank (identity unless a reranker is configured).
 
 Both retrievers fetch a candidate pool larger than ``k``; RRF (Cormack, Clarke & Büttcher, SIGIR
 2009: score = Σ 1 / (60 + rank)) merges them. Every candidate is then hydrated from the catalog,
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import CollectionNotFound
+from api.rerank import IdentityReranker, Reranker, RerankError
 from api.schemas import RetrievalMode, RetrievedChunk
 from ingest.embeddings import Embedder
 from ingest.index import KeywordIndex, VectorIndex
@@ -57,11 +59,15 @@ class Retriever:
         embedder: Embedder,
         vector_index: VectorIndex,
         keyword_index: KeywordIndex,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 30,
     ) -> None:
         self.session_factory = session_factory
         self.embedder = embedder
         self.vector_index = vector_index
         self.keyword_index = keyword_index
+        self.reranker: Reranker = reranker or IdentityReranker()
+        self.rerank_candidates = rerank_candidates
 
     def retrieve(
         self,
@@ -103,10 +109,27 @@ class Retriever:
             else:
                 ranked = dense or keyword
             t0 = time.perf_counter()
-            results = self._hydrate(session, ranked, k)
+            reranking = not isinstance(self.reranker, IdentityReranker)
+            results = self._hydrate(session, ranked, max(k, self.rerank_candidates) if reranking else k)
             timings["hydrate"] = _ms(t0)
+        if reranking and results:
+            t0 = time.perf_counter()
+            results = self._rerank(query, results, k)
+            timings["rerank"] = _ms(t0)
         timings["total"] = _ms(started)
         return RetrievalResult(results=results, timings_ms=timings)
+
+    def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
+        """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""
+        try:
+            order = self.reranker.rerank(query, [c.text for c in candidates])
+        except RerankError:
+            logger.warning("reranker failed; keeping the fused order", exc_info=True)
+            return candidates[:k]
+        return [
+            candidates[i].model_copy(update={"score": round(score, 6), "rank": rank})
+            for rank, (i, score) in enumerate(order[:k], start=1)
+        ]
 
     @staticmethod
     def _collection_id(session: Session, name: str | None) -> int | None:

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0)
 
     retrieve_k: int = Field(default=8, ge=1, le=50)
+    rerank_url: str | None = Field(
+        default=None, description="Base URL of a Cohere-style /rerank endpoint; unset keeps the fused order."
+    )
+    rerank_model: str = "rerank"
+    rerank_api_key: str | None = None
+    rerank_candidates: int = Field(default=30, ge=1, le=200, description="Fused candidates sent to the reranker.")
     extractive_min_score: float = Field(
         default=0.35, description="Extractive provider: best sentence score below this refuses."
     )
