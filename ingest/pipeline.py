@@ -245,7 +245,7 @@ class IngestPipeline:
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
             metas = [{"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs]
-            self.vector_index.upsert(ids, vectors, metas)
+            self.vector_index.upsert(doc.collection_id, ids, vectors, metas)
             _, spans = document_text(parsed.pages)
             with self.session_factory.begin() as session:
                 session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
@@ -285,7 +285,7 @@ class IngestPipeline:
             self._fail(job_id, doc.id, exc.code, exc.message)
         except Exception as exc:  # any other failure fails this job with its reason, never the process
             logger.exception("ingest failed job_id=%s file=%s", job_id, doc.filename)
-            self._discard_vectors(doc.id)
+            self._discard_vectors(doc.id, doc.collection_id)
             self._fail(job_id, doc.id, "internal_error", f"{type(exc).__name__}: {exc}")
         with self.session_factory() as session:
             final = session.get_one(IngestJob, job_id)
@@ -293,9 +293,9 @@ class IngestPipeline:
             on_progress(final)
         return final
 
-    def _discard_vectors(self, document_id: str) -> None:
+    def _discard_vectors(self, document_id: str, collection_id: int) -> None:
         try:
-            self.vector_index.delete_document(document_id)
+            self.vector_index.delete_document(document_id, collection_id)
         except Exception:  # best effort: retrieval hides vectors without catalog rows anyway
             logger.exception("could not remove vectors of document_id=%s", document_id)
 
@@ -320,12 +320,13 @@ class IngestPipeline:
             if doc is None:
                 return False
             stored = Path(doc.stored_path)
+            collection_id = doc.collection_id
             session.execute(delete(Chunk).where(Chunk.document_id == document_id))
             session.delete(doc)
             shared = session.scalars(
                 select(Document.id).where(Document.stored_path == str(stored), Document.id != document_id)
             ).first()
-        self.vector_index.delete_document(document_id)
+        self.vector_index.delete_document(document_id, collection_id)
         if shared is None:
             stored.unlink(missing_ok=True)
         logger.info("deleted document_id=%s", document_id)

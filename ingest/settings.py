@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None, description="http://host:port of a Chroma server; unset means embedded at data_dir/chroma."
     )
-    chroma_collection: str = "docent_chunks"
+    chroma_collection: str = Field(
+        default="docent", description="Prefix of the Chroma collections (one per docent collection)."
+    )
     hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW ef_search set at collection creation.")
 
     embedding_provider: Literal["local", "openai"] = "local"
