@@ -1,19 +1,27 @@
 """Retrieval evaluation on public question sets with gold evidence (``docent eval``).
 
-Datasets: ``financebench`` (Islam et al. 2023, arXiv:2311.11944; gold = document + 0-based page)
-and ``sec10q`` (docugami KG-RAG SEC 10-Q set; gold = document-name globs). Metrics per mode:
-``page_recall@k`` (a question counts when any of its top-k chunks lies on a gold page of a gold
-document), ``doc_recall@5`` (any top-5 chunk from a gold document), ``mrr@10`` (reciprocal rank of
-the first gold-page hit), ``ndcg@10`` (binary page relevance, Järvelin & Kekäläinen 2002), and the
-retriever's latency percentiles.
+Datasets and their gold:
+- ``financebench`` (Islam et al. 2023, arXiv:2311.11944): document + page.
+- ``sec10q`` (docugami KG-RAG SEC 10-Q set): document-name globs.
+- ``squad`` (SQuAD 2.0, Rajpurkar et al. 2018): one text document per article, written from the
+  JSON itself; gold = the answer's character span (a chunk counts when it contains it).
+  Unanswerable questions have no gold and are skipped here.
+- ``beir`` (Thakur et al. 2021 layout: corpus.jsonl, queries.jsonl, qrels/*.tsv): one text
+  document per corpus entry; gold = documents with a positive qrel.
+
+Metrics per mode: ``page_recall@k`` (any of the top-k chunks is relevant: on a gold page, or
+containing the gold span), ``doc_recall@5`` (any top-5 chunk from a gold document), ``mrr@10``,
+``ndcg@10`` (binary relevance, Järvelin & Kekäläinen 2002) and the retriever's latency percentiles.
 """
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import glob
 import json
 import math
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,7 +32,7 @@ from typing import Any
 from api.retrieval import Retriever
 from api.schemas import RetrievalMode, RetrievedChunk
 
-__all__ = ["EvalQuestion", "evaluate", "load_financebench", "load_sec10q"]
+__all__ = ["EvalQuestion", "evaluate", "load_beir", "load_financebench", "load_sec10q", "load_squad"]
 
 
 @dataclass
@@ -36,6 +44,8 @@ class EvalQuestion:
     question: str
     gold_docs: list[str]
     gold_pages: set[tuple[str, int]] = field(default_factory=set)
+    #: ``(stem, start, end)``: character spans in the document's text that answer the question
+    gold_spans: set[tuple[str, int, int]] = field(default_factory=set)
 
 
 def load_financebench(questions: Path, documents: Path) -> tuple[list[EvalQuestion], int]:
@@ -71,6 +81,75 @@ def load_sec10q(questions: Path, documents: Path) -> tuple[list[EvalQuestion], i
     return usable, skipped
 
 
+SQUAD_SEPARATOR = "\n\n"
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "doc"
+
+
+def load_squad(questions: Path, materialize: Path) -> tuple[list[EvalQuestion], int]:
+    """SQuAD v2 JSON: each article is written to ``materialize/<title>.txt`` (paragraphs joined by
+    a blank line); returns the answerable questions with their answer spans, and the number of
+    unanswerable ones skipped."""
+    data = json.loads(questions.read_text(encoding="utf-8"))["data"]
+    materialize.mkdir(parents=True, exist_ok=True)
+    usable: list[EvalQuestion] = []
+    skipped = 0
+    for article in data:
+        stem = _safe_stem(article["title"])
+        offset = 0
+        texts = []
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                if qa.get("is_impossible") or not qa["answers"]:
+                    skipped += 1
+                    continue
+                spans = {
+                    (stem, offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                    for a in qa["answers"]
+                }
+                usable.append(EvalQuestion(qa["id"], qa["question"], [glob.escape(stem)], gold_spans=spans))
+            texts.append(context)
+            offset += len(context) + len(SQUAD_SEPARATOR)
+        target = materialize / f"{stem}.txt"
+        body = SQUAD_SEPARATOR.join(texts)
+        if not target.exists() or target.read_text(encoding="utf-8") != body:
+            target.write_text(body, encoding="utf-8")
+    return usable, skipped
+
+
+def load_beir(qrels: Path, dataset: Path, materialize: Path) -> tuple[list[EvalQuestion], int]:
+    """A BEIR dataset folder (``corpus.jsonl``, ``queries.jsonl``) and one qrels split (TSV:
+    query-id, corpus-id, score). Corpus entries are written to ``materialize/<id>.txt`` (title, a
+    blank line, text); queries without a positive qrel are skipped."""
+    materialize.mkdir(parents=True, exist_ok=True)
+    with (dataset / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                doc = json.loads(line)
+                target = materialize / f"{_safe_stem(str(doc['_id']))}.txt"
+                body = f"{doc.get('title') or ''}\n\n{doc['text']}".strip()
+                if body and not target.exists():
+                    target.write_text(body, encoding="utf-8")
+    queries = {}
+    with (dataset / "queries.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                queries[str(row["_id"])] = row["text"]
+    gold: dict[str, list[str]] = {}
+    with qrels.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
+                continue  # the header
+            if int(row[2]) > 0:
+                gold.setdefault(row[0], []).append(glob.escape(_safe_stem(row[1])))
+    usable = [EvalQuestion(qid, queries[qid], docs) for qid, docs in gold.items() if qid in queries]
+    return usable, len(queries) - len(usable)
+
+
 def _doc_hit(result: RetrievedChunk, question: EvalQuestion) -> bool:
     stem = Path(result.filename).stem
     return any(fnmatch.fnmatch(stem, g) for g in question.gold_docs)
@@ -78,7 +157,18 @@ def _doc_hit(result: RetrievedChunk, question: EvalQuestion) -> bool:
 
 def _page_hit(result: RetrievedChunk, question: EvalQuestion) -> bool:
     stem = Path(result.filename).stem
+    if question.gold_spans:
+        return any(
+            s == stem and result.char_start <= start and end <= result.char_end for s, start, end in question.gold_spans
+        )
     return any((stem, page) in question.gold_pages for page in range(result.page_start, result.page_end + 1))
+
+
+def _relevant(result: RetrievedChunk, question: EvalQuestion) -> bool:
+    """Gold page or span where the dataset has them, else gold document."""
+    if question.gold_pages or question.gold_spans:
+        return _page_hit(result, question)
+    return _doc_hit(result, question)
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -92,7 +182,7 @@ def evaluate(
     retriever: Retriever, questions: Sequence[EvalQuestion], *, mode: RetrievalMode, collection: str | None
 ) -> dict[str, Any]:
     """Metrics of ``mode`` over ``questions`` (see the module docstring for definitions)."""
-    has_pages = any(q.gold_pages for q in questions)
+    fine = any(q.gold_pages or q.gold_spans for q in questions)
     latencies: list[float] = []
     page5 = page10 = doc5 = 0
     rr: list[float] = []
@@ -102,25 +192,22 @@ def evaluate(
         results = retriever.retrieve(question.question, k=10, mode=mode, collection=collection).results
         latencies.append((time.perf_counter() - started) * 1000)
         doc5 += any(_doc_hit(r, question) for r in results[:5])
-        if not has_pages:
-            continue
-        hits = [_page_hit(r, question) for r in results[:10]]
+        hits = [_relevant(r, question) for r in results[:10]]
         page5 += any(hits[:5])
         page10 += any(hits)
         rr.append(next((1 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0))
+        relevant = len(question.gold_pages) or (1 if question.gold_spans else len(question.gold_docs))
         dcg = sum(1 / math.log2(i + 2) for i, hit in enumerate(hits) if hit)
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(question.gold_pages))))
-        ndcg.append(dcg / ideal if ideal else 0.0)
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(10, max(1, relevant))))
+        ndcg.append(dcg / ideal)
     n = max(1, len(questions))
-    metrics: dict[str, Any] = {"doc_recall@5": round(doc5 / n, 4)}
-    if has_pages:
-        metrics |= {
-            "page_recall@5": round(page5 / n, 4),
-            "page_recall@10": round(page10 / n, 4),
-            "mrr@10": round(statistics.fmean(rr), 4) if rr else 0.0,
-            "ndcg@10": round(statistics.fmean(ndcg), 4) if ndcg else 0.0,
-        }
+    metrics: dict[str, Any] = {}
+    if fine:
+        metrics |= {"page_recall@5": round(page5 / n, 4), "page_recall@10": round(page10 / n, 4)}
     metrics |= {
+        "doc_recall@5": round(doc5 / n, 4),
+        "mrr@10": round(statistics.fmean(rr), 4) if rr else 0.0,
+        "ndcg@10": round(statistics.fmean(ndcg), 4) if ndcg else 0.0,
         "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
         "latency_ms_p95": round(_percentile(latencies, 0.95), 2),
     }

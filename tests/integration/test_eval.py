@@ -1,0 +1,68 @@
+"""`docent eval` on a small BEIR-layout dataset written by the test, and on SQuAD 2.0 (shared data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from api.cli import app
+from ingest.settings import Settings
+from tests.conftest import shared_data
+
+CORPUS = {
+    "d1": ("Volcanoes", "Mount Etna on Sicily is one of the most active volcanoes in Europe, erupting frequently."),
+    "d2": ("Glaciers", "The Aletsch Glacier in the Swiss Alps is the largest glacier in the Alps, 23 kilometres long."),
+    "d3": ("Rivers", "The Danube flows through ten countries before reaching the Black Sea in Romania."),
+    "d4": ("Deserts", "The Atacama Desert in Chile is among the driest places on Earth, with almost no rainfall."),
+}
+QUERIES = {
+    "q1": "Which glacier is the longest in the Alps?",
+    "q2": "How many countries does the Danube cross?",
+    "q3": "Where is a very dry desert?",
+    "q4": "A query with no relevant document in the qrels",
+}
+QRELS = [("q1", "d2", 1), ("q2", "d3", 1), ("q3", "d4", 2), ("q4", "d1", 0)]
+
+
+def test_beir_layout_end_to_end(tmp_path: Path, settings: Settings) -> None:
+    dataset = tmp_path / "tinybeir"
+    (dataset / "qrels").mkdir(parents=True)
+    (dataset / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": i, "title": t, "text": x}) for i, (t, x) in CORPUS.items())
+    )
+    (dataset / "queries.jsonl").write_text("\n".join(json.dumps({"_id": i, "text": t}) for i, t in QUERIES.items()))
+    (dataset / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "\n".join(f"{q}\t{d}\t{s}" for q, d, s in QRELS)
+    )
+    out = tmp_path / "report.json"
+    env = {"DOCENT_DATA_DIR": str(settings.data_dir)}
+    args = ["eval", "beir", "--questions", str(dataset / "qrels" / "test.tsv"), "--documents", str(dataset)]
+    result = CliRunner().invoke(app, [*args, "--json", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["questions_used"] == 3 and report["questions_skipped"] == 1 and report["documents"] == 4
+    for mode in ("dense", "keyword", "hybrid"):
+        metrics = report["modes"][mode]
+        assert metrics["doc_recall@5"] == 1.0, (mode, metrics)
+        assert metrics["mrr@10"] >= 2 / 3, (mode, metrics)
+        assert set(metrics) == {"doc_recall@5", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95"}
+    again = CliRunner().invoke(app, [*args, "--mode", "hybrid"], env=env)  # reruns ingest nothing new
+    assert again.exit_code == 0 and "hybrid" in again.stdout
+
+
+def test_squad_answer_spans(tmp_path: Path, settings: Settings) -> None:
+    questions = shared_data("qa", "squad_v2", "dev-v2.0.first5articles.dev.json")
+    out = tmp_path / "squad.json"
+    env = {"DOCENT_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(
+        app, ["eval", "squad", "--questions", str(questions), "--mode", "hybrid", "--json", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["documents"] == 5  # one per article
+    assert report["questions_used"] + report["questions_skipped"] == 702
+    hybrid = report["modes"]["hybrid"]
+    assert hybrid["page_recall@10"] >= 0.9  # the chunk holding the answer span is retrieved
+    assert hybrid["page_recall@5"] <= hybrid["page_recall@10"]
