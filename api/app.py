@@ -13,8 +13,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 
-from api.chat.providers import build_provider
+from api.chat.providers import ChatProvider, build_provider
 from api.chat.service import ChatService
 from api.conversations import ConversationService
 from api.deps import AppState
@@ -43,64 +44,77 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock = acquire_writer_lock(settings)
-        engine, session_factory = build_catalog(settings)
-        emb = embedder or build_embedder(settings)
-        vector_index = VectorIndex.from_settings(settings, embedder_name=emb.name, dimension=emb.dimension)
-        provider = build_provider(settings, emb)
-        pipeline = IngestPipeline(
-            settings=settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
-        )
-        worker = IngestWorker(pipeline)
-        retriever = Retriever(
-            session_factory=session_factory,
-            embedder=emb,
-            vector_index=vector_index,
-            keyword_index=KeywordIndex(),
-            reranker=build_reranker(settings),
-            rerank_candidates=settings.rerank_candidates,
-        )
-        app.state.docent = AppState(
-            settings=settings,
-            engine=engine,
-            session_factory=session_factory,
-            embedder=emb,
-            vector_index=vector_index,
-            provider=provider,
-            retriever=retriever,
-            documents=DocumentService(
-                pipeline=pipeline,
-                worker=worker,
-                session_factory=session_factory,
-                max_upload_bytes=settings.max_upload_mb << 20,
-            ),
-            chat=ChatService(
-                retriever=retriever, provider=provider, session_factory=session_factory, default_k=settings.retrieve_k
-            ),
-            conversations=ConversationService(session_factory=session_factory),
-            worker=worker,
-        )
-        worker.start()
-        logger.info(
-            "docent ready data_dir=%s embedder=%s provider=%s:%s",
-            settings.data_dir,
-            emb.name,
-            provider.name,
-            provider.model,
-        )
+        worker: IngestWorker | None = None
+        provider: ChatProvider | None = None
+        engine: Engine | None = None
         try:
+            engine, session_factory = build_catalog(settings)
+            emb = embedder or build_embedder(settings)
+            vector_index = VectorIndex.from_settings(settings, embedder_name=emb.name, dimension=emb.dimension)
+            provider = build_provider(settings, emb)
+            pipeline = IngestPipeline(
+                settings=settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
+            )
+            worker = IngestWorker(pipeline)
+            retriever = Retriever(
+                session_factory=session_factory,
+                embedder=emb,
+                vector_index=vector_index,
+                keyword_index=KeywordIndex(),
+                reranker=build_reranker(settings),
+                rerank_candidates=settings.rerank_candidates,
+            )
+            app.state.docent = AppState(
+                settings=settings,
+                engine=engine,
+                session_factory=session_factory,
+                embedder=emb,
+                vector_index=vector_index,
+                provider=provider,
+                retriever=retriever,
+                documents=DocumentService(
+                    pipeline=pipeline,
+                    worker=worker,
+                    session_factory=session_factory,
+                    max_upload_bytes=settings.max_upload_mb << 20,
+                ),
+                chat=ChatService(
+                    retriever=retriever,
+                    provider=provider,
+                    session_factory=session_factory,
+                    default_k=settings.retrieve_k,
+                ),
+                conversations=ConversationService(session_factory=session_factory),
+                worker=worker,
+            )
+            worker.start()
+            logger.info(
+                "docent ready data_dir=%s embedder=%s provider=%s:%s",
+                settings.data_dir,
+                emb.name,
+                provider.name,
+                provider.model,
+            )
             yield
         finally:
-            worker.stop()
-            await provider.aclose()
-            engine.dispose()
+            stopped = worker is None or worker.stop()
+            if provider is not None:
+                await provider.aclose()
+            if engine is not None:
+                engine.dispose()
             if lock is not None:
-                lock.release()
+                if stopped:
+                    lock.release()
+                else:  # a job is still writing: the lock goes with the process, not before
+                    logger.warning("ingest still running at shutdown; keeping the writer lock until exit")
 
     app = FastAPI(
         title="docent",
         version="0.1.0",
         summary="Grounded, cited answers over your own documents.",
         lifespan=lifespan,
+        # enforced while the body is received (Starlette's RequestBodyLimitMiddleware): 413 past it
+        max_body_size=settings.max_request_mb << 20,
     )
     install_error_handlers(app)
     for module in (documents, retrieve, chat, conversations, health):

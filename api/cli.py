@@ -383,6 +383,7 @@ def eval_(
         "questions_used": len(usable),
         "questions_skipped": skipped,
         "documents": sum(1 for o in outcomes if o.status != "failed"),
+        "documents_new": sum(1 for o in outcomes if o.status == "ingested"),
         "documents_failed": [o.path for o in outcomes if o.status == "failed"],
         "modes": {m: evaluate(retriever, usable, mode=m, collection=name) for m in modes},  # type: ignore[arg-type]
     }

@@ -7,6 +7,7 @@ Chroma directory — and re-queues jobs a restart interrupted.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import queue
@@ -74,6 +75,7 @@ class IngestWorker:
     def __init__(self, pipeline: IngestPipeline) -> None:
         self.pipeline = pipeline
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="docent-ingest", daemon=True)
 
     def start(self) -> None:
@@ -86,19 +88,23 @@ class IngestWorker:
     def submit(self, job_id: str) -> None:
         self._queue.put(job_id)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the running job (bounded by ``timeout``) and stop."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop after the running job (queued ones stay queued and resume at the next start).
+        Returns False when the running job outlived ``timeout`` (the thread is still writing)."""
+        self._stopping.set()
         self._queue.put(None)
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     @property
     def pending(self) -> int:
         return self._queue.qsize()
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             job_id = self._queue.get()
-            if job_id is None:
+            if job_id is None or self._stopping.is_set():
                 return
             try:
                 self.pipeline.run(job_id)
@@ -139,7 +145,9 @@ class DocumentService:
                 staged.append(await self._stage(upload, tmp_dir))
             jobs = []
             for path, name, digest in staged:
-                job = self.pipeline.register(path, name, collection or DEFAULT_COLLECTION, sha256=digest, move=True)
+                job = await asyncio.to_thread(
+                    self.pipeline.register, path, name, collection or DEFAULT_COLLECTION, sha256=digest, move=True
+                )
                 if job.status == "queued":
                     self.worker.submit(job.id)
                 jobs.append(job_public(job))
@@ -163,7 +171,7 @@ class DocumentService:
                             f"{name} is larger than the {self.max_upload_bytes // (1 << 20)} MB upload limit"
                         )
                     digest.update(block)
-                    handle.write(block)
+                    await asyncio.to_thread(handle.write, block)
         except BaseException:
             path.unlink(missing_ok=True)
             raise

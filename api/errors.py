@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingest.embeddings import EmbeddingError
+from ingest.index import IndexError_
 
 __all__ = [
     "ConversationNotFound",
@@ -16,6 +23,8 @@ __all__ = [
     "UnsupportedDocument",
     "install_error_handlers",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class DocentError(Exception):
@@ -74,6 +83,33 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
 
 
+async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors())
+    return JSONResponse({"detail": problems or "invalid request", "code": "invalid_request"}, status_code=422)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def _handle_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return JSONResponse({"detail": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _handle_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, IndexError_ | EmbeddingError):
+        logger.error("store unavailable: %s", exc)
+        return JSONResponse({"detail": str(exc), "code": "unavailable"}, status_code=503)
+    logger.exception("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "internal error", "code": "internal_error"}, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handler that turns ``DocentError`` into its JSON response."""
+    """Every error leaves as ``{"detail", "code"}``: domain errors with their status, validation
+    errors as 422, index or embedder failures as 503, anything else as 500."""
     app.add_exception_handler(DocentError, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)

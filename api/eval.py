@@ -155,20 +155,30 @@ def _doc_hit(result: RetrievedChunk, question: EvalQuestion) -> bool:
     return any(fnmatch.fnmatch(stem, g) for g in question.gold_docs)
 
 
-def _page_hit(result: RetrievedChunk, question: EvalQuestion) -> bool:
+def _gold_units(result: RetrievedChunk, question: EvalQuestion) -> set[object]:
+    """The gold units ``result`` matches: spans it contains or pages it lies on where the dataset
+    has them, else gold documents (as their patterns)."""
     stem = Path(result.filename).stem
-    if question.gold_spans:
-        return any(
-            s == stem and result.char_start <= start and end <= result.char_end for s, start, end in question.gold_spans
+    if question.gold_spans:  # annotators' spans are alternatives: containing any one answers it
+        contained = any(
+            s == stem and result.char_start <= a and b <= result.char_end for s, a, b in question.gold_spans
         )
-    return any((stem, page) in question.gold_pages for page in range(result.page_start, result.page_end + 1))
+        return {"answer"} if contained else set()
+    if question.gold_pages:
+        pages: set[object] = {(stem, p) for p in range(result.page_start, result.page_end + 1)}
+        return pages & set(question.gold_pages)
+    return {g for g in question.gold_docs if fnmatch.fnmatch(stem, g)}
 
 
-def _relevant(result: RetrievedChunk, question: EvalQuestion) -> bool:
-    """Gold page or span where the dataset has them, else gold document."""
-    if question.gold_pages or question.gold_spans:
-        return _page_hit(result, question)
-    return _doc_hit(result, question)
+def _first_hits(results: Sequence[RetrievedChunk], question: EvalQuestion) -> list[bool]:
+    """Per result, whether it matches a gold unit no earlier result matched (so nDCG ≤ 1)."""
+    seen: set[object] = set()
+    hits = []
+    for result in results:
+        new = _gold_units(result, question) - seen
+        seen |= new
+        hits.append(bool(new))
+    return hits
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -192,11 +202,11 @@ def evaluate(
         results = retriever.retrieve(question.question, k=10, mode=mode, collection=collection).results
         latencies.append((time.perf_counter() - started) * 1000)
         doc5 += any(_doc_hit(r, question) for r in results[:5])
-        hits = [_relevant(r, question) for r in results[:10]]
+        hits = _first_hits(results[:10], question)
         page5 += any(hits[:5])
         page10 += any(hits)
         rr.append(next((1 / (i + 1) for i, hit in enumerate(hits) if hit), 0.0))
-        relevant = len(question.gold_pages) or (1 if question.gold_spans else len(question.gold_docs))
+        relevant = 1 if question.gold_spans else len(question.gold_pages) or len(question.gold_docs)
         dcg = sum(1 / math.log2(i + 2) for i, hit in enumerate(hits) if hit)
         ideal = sum(1 / math.log2(i + 2) for i in range(min(10, max(1, relevant))))
         ndcg.append(dcg / ideal)

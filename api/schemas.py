@@ -65,7 +65,7 @@ class RetrieveRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
     k: int = Field(default=8, ge=1, le=50)
     collection: str | None = None
-    document_ids: list[str] | None = None
+    document_ids: list[str] | None = Field(default=None, max_length=500)
     mode: RetrievalMode = "hybrid"
 
 
@@ -96,7 +96,7 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=8000)
     conversation_id: str | None = None
     collection: str | None = None
-    document_ids: list[str] | None = None
+    document_ids: list[str] | None = Field(default=None, max_length=500)
     k: int | None = Field(default=None, ge=1, le=50)
 
 

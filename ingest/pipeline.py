@@ -216,7 +216,11 @@ class IngestPipeline:
             job = session.get_one(IngestJob, job_id)
             if JobStatus(job.status).terminal:
                 return job
-            doc = session.get_one(Document, job.document_id)
+            found = session.get(Document, job.document_id) if job.document_id else None
+        if found is None:  # deleted while queued
+            self._fail(job_id, None, "document_deleted", "the document was deleted before it was ingested")
+            return self.get_job(job_id)
+        doc = found
         progress = _Progress(self, job_id, on_progress)
         progress(force=True, status=JobStatus.parsing.value, started_at=utcnow(), error=None, error_code=None)
         try:
@@ -285,7 +289,8 @@ class IngestPipeline:
             self._fail(job_id, doc.id, exc.code, exc.message)
         except Exception as exc:  # any other failure fails this job with its reason, never the process
             logger.exception("ingest failed job_id=%s file=%s", job_id, doc.filename)
-            self._discard_vectors(doc.id, doc.collection_id)
+            if not self._is_ready(doc.id):  # never remove the vectors of a document another run completed
+                self._discard_vectors(doc.id, doc.collection_id)
             self._fail(job_id, doc.id, "internal_error", f"{type(exc).__name__}: {exc}")
         with self.session_factory() as session:
             final = session.get_one(IngestJob, job_id)
@@ -293,21 +298,27 @@ class IngestPipeline:
             on_progress(final)
         return final
 
+    def _is_ready(self, document_id: str) -> bool:
+        with self.session_factory() as session:
+            doc = session.get(Document, document_id)
+            return doc is not None and doc.status == DocumentStatus.ready
+
     def _discard_vectors(self, document_id: str, collection_id: int) -> None:
         try:
             self.vector_index.delete_document(document_id, collection_id)
         except Exception:  # best effort: retrieval hides vectors without catalog rows anyway
             logger.exception("could not remove vectors of document_id=%s", document_id)
 
-    def _fail(self, job_id: str, document_id: str, code: str, message: str) -> None:
+    def _fail(self, job_id: str, document_id: str | None, code: str, message: str) -> None:
+        """Mark the job failed, and its document too unless it is ready or gone (deleted)."""
         with self.session_factory.begin() as session:
             job = session.get_one(IngestJob, job_id)
             job.status = JobStatus.failed.value
             job.error = message
             job.error_code = code
             job.finished_at = utcnow()
-            doc = session.get_one(Document, document_id)
-            if doc.status != DocumentStatus.ready:
+            doc = session.get(Document, document_id) if document_id else None
+            if doc is not None and doc.status != DocumentStatus.ready:
                 doc.status = DocumentStatus.failed.value
                 doc.error = message
         logger.warning("ingest failed job_id=%s code=%s: %s", job_id, code, message)

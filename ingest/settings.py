@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=800, ge=100, description="Characters per chunk (~200 MiniLM tokens).")
     chunk_overlap: int = Field(default=120, ge=0)
 
-    max_upload_mb: int = Field(default=200, ge=1)
+    max_upload_mb: int = Field(default=200, ge=1, description="Per-file upload limit.")
+    max_request_mb: int = Field(default=1024, ge=1, description="Whole-request limit, checked while receiving.")
     parse_timeout_s: float = Field(default=300.0, gt=0, description="Wall-time limit of one parse.")
     parse_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of the parser.")
 

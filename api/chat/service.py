@@ -133,7 +133,9 @@ class ChatService:
 
     def _persist(self, message_id: str, **fields: Any) -> None:
         with self.session_factory.begin() as session:
-            message = session.get_one(Message, message_id)
+            message = session.get(Message, message_id)
+            if message is None:  # the conversation was deleted while the answer streamed
+                return
             for key, value in fields.items():
                 setattr(message, key, value)
 
@@ -207,6 +209,10 @@ class ChatService:
         except DocentError as exc:
             status, error = "failed", f"{exc.code}: {exc.detail}"
             logger.warning("chat failed message_id=%s: %s", message_id, error)
+            yield ErrorPart(errorText=error)
+        except Exception as exc:  # an index or database failure mid-stream still ends the stream cleanly
+            status, error = "failed", f"internal_error: {type(exc).__name__}"
+            logger.exception("chat failed message_id=%s", message_id)
             yield ErrorPart(errorText=error)
         finally:
             self._persist(

@@ -13,7 +13,6 @@ from sse_starlette import EventSourceResponse
 
 from api.deps import DocumentsDep
 from api.documents import document_public
-from api.errors import PayloadTooLarge
 from api.schemas import DocumentList, DocumentPublic, JobPublic, UploadResponse
 
 router = APIRouter(prefix="/api", tags=["documents"])
@@ -23,16 +22,14 @@ JOB_POLL_S = 0.25
 
 @router.post("/documents", status_code=status.HTTP_202_ACCEPTED, response_model=UploadResponse)
 async def upload_documents(
-    request: Request,
     service: DocumentsDep,
     files: Annotated[list[UploadFile], File(description="One or more files (PDF, TXT, Markdown).")],
     collection: Annotated[str | None, Form(max_length=200)] = None,
 ) -> UploadResponse:
     """Upload one or many files. Each becomes an ingest job; a file whose content is already in
-    the collection is reported as a `duplicate` job pointing at the existing document."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > service.max_upload_bytes * max(1, len(files)) + (1 << 20):
-        raise PayloadTooLarge("request body larger than the upload limit")
+    the collection is reported as a `duplicate` job pointing at the existing document. 413 when
+    a file exceeds the per-file limit or the request the request limit, 415 for an unsupported
+    type (nothing of such a request is kept)."""
     return UploadResponse(jobs=await service.receive(files, collection))
 
 
@@ -60,7 +57,11 @@ def get_document_file(document_id: str, service: DocumentsDep) -> FileResponse:
     """The original file, for the viewer (PDFs open inline; append `#page=N` to jump)."""
     doc = service.get(document_id)
     return FileResponse(
-        Path(doc.stored_path), media_type=doc.content_type, filename=doc.filename, content_disposition_type="inline"
+        Path(doc.stored_path),
+        media_type=doc.content_type,
+        filename=doc.filename,
+        content_disposition_type="inline",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from ingest.settings import Settings
 from tests.fixtures.pdfgen import make_pdf
@@ -169,6 +170,9 @@ def test_delete_removes_catalog_rows_vectors_and_keyword_entries(client: Any, re
         ]
         assert results == [], mode
     assert client.get("/api/health").json()["components"]["index"]["detail"].startswith("chroma, 0 vectors")
+    with client.app.state.docent.engine.connect() as conn:  # no stale keyword entries either
+        stale = conn.execute(text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'telescope OR nights'"))
+        assert stale.scalar() == 0
     assert client.delete(f"/api/documents/{doc_id}").status_code == 404
     # the same content can come back after a delete
     assert upload(client, report)[0]["status"] == "done"
@@ -188,3 +192,36 @@ def test_job_events_stream_progress_until_the_job_ends(client: Any, report: Path
     order = ["queued", "parsing", "chunking", "embedding", "indexing", "done"]
     assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
     assert client.get("/api/jobs/nope/events").status_code == 404
+
+
+def test_a_failure_inside_the_stream_ends_it_with_an_error_part(client: Any, report: Path, monkeypatch: Any) -> None:
+    upload(client, report)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("chroma went away")
+
+    monkeypatch.setattr(client.app.state.docent.vector_index, "query", broken)
+    parts, done, _ = chat_parts(client, {"message": "How many clear nights?"})
+    assert done and parts[-1]["type"] == "error" and "internal_error" in parts[-1]["errorText"]
+    conversation_id = parts[0]["messageMetadata"]["conversationId"]
+    stored = client.get(f"/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert stored["status"] == "failed"
+    from fastapi.testclient import TestClient
+
+    as_deployed = TestClient(client.app, raise_server_exceptions=False)  # same app, already started
+    failed = as_deployed.post("/api/retrieve", json={"query": "nights", "mode": "dense"})
+    assert failed.status_code == 500 and failed.json() == {"detail": "internal error", "code": "internal_error"}
+
+
+def test_upload_limits_hold_while_reading(make_client: Any, settings: Settings, tmp_path: Path) -> None:
+    client = make_client(settings.model_copy(update={"max_upload_mb": 1, "max_request_mb": 3}))
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 300_000)  # 1.5 MB: over the per-file limit
+    response = client.post("/api/documents", files=[("files", (big.name, big.read_bytes()))])
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"word " * 800_000)  # 4 MB: over the request limit, refused while receiving
+    response = client.post("/api/documents", files=[("files", (huge.name, huge.read_bytes()))])
+    assert response.status_code == 413  # Starlette's body limit answers in plain text ("Content Too Large")
+    assert client.get("/api/documents").json()["documents"] == []
+    assert list((settings.uploads_dir / "incoming").glob("*")) == []

@@ -159,3 +159,13 @@ def test_vectors_of_an_interrupted_ingest_are_never_returned(settings: Settings,
     assert pipeline.run(job.id).status == "done"
     assert pipeline.vector_index.count() == orphaned
     assert retriever.retrieve("north channel depth", k=5).results
+
+
+def test_a_document_deleted_while_queued_fails_its_job(settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    pipeline, _ = _stack(settings, embedder)
+    pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
+    job = pipeline.register(pdf, pdf.name)
+    assert pipeline.delete_document(job.document_id or "")
+    finished = pipeline.run(job.id)
+    assert finished.status == "failed" and finished.error_code == "document_deleted"
+    assert pipeline.unfinished_job_ids() == [] and pipeline.vector_index.count() == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import bindparam, text
 
 from ingest.settings import Settings
 from tests.conftest import shared_data
@@ -63,7 +64,13 @@ def test_real_pdfs_ingest_with_manifest_page_counts(
     ready = {d["filename"]: d for d in docs if d["status"] == "ready"}
     assert set(ready) == set(READABLE)
     assert {d["filename"] for d in docs if d["status"] == "failed"} == set(UNREADABLE)
-    assert all(d["chunks"] == 0 for d in docs if d["status"] == "failed")  # nothing half-ingested
+    failed_ids = [d["id"] for d in docs if d["status"] == "failed"]
+    with client.app.state.docent.engine.connect() as conn:  # nothing half-ingested in the catalog
+        left = conn.execute(
+            text("SELECT count(*) FROM chunks WHERE document_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": failed_ids},
+        )
+        assert left.scalar() == 0
     vectors = client.get("/api/health").json()["components"]["index"]["detail"]
     assert vectors.startswith(f"chroma, {sum(d['chunks'] for d in ready.values())} vectors")
 

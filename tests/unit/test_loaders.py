@@ -42,10 +42,18 @@ def test_garbage_fails_its_own_parse_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_time_limit_kills_the_parser(tmp_path: Path) -> None:
-    pdf = make_pdf(tmp_path / "slow.pdf", ["text " * 50] * 20)
+    import multiprocessing
+    import time
+
+    pdf = make_pdf(tmp_path / "slow.pdf", ["many words on every page " * 30] * 3000)  # several seconds of parsing
+    seen: list[int] = []
+    started = time.monotonic()
     with pytest.raises(ParseError) as info:
-        parse_isolated(pdf, "application/pdf", timeout_s=0.001, memory_mb=1024)
+        parse_isolated(pdf, "application/pdf", timeout_s=1.5, memory_mb=1024, progress=lambda d, t: seen.append(d))
     assert info.value.code == "timeout"
+    assert seen, "the parser was running (it reported pages) when it was stopped"
+    assert time.monotonic() - started < 10
+    assert multiprocessing.active_children() == []
 
 
 def test_memory_limit_fails_cleanly(tmp_path: Path) -> None:
