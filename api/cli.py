@@ -402,6 +402,57 @@ def eval_(
 
 
 @app.command()
+def doctor(
+    repair: Annotated[bool, typer.Option("--repair", help="Make the stores agree.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check that the catalog, the vector index and the keyword index agree (exit 1 if not);
+    with --repair, delete orphan vectors, rebuild the keyword index and re-ingest documents whose
+    vectors are missing."""
+    from ingest.db import build_catalog
+    from ingest.doctor import diagnose
+    from ingest.embeddings import build_embedder
+    from ingest.index import VectorIndex, acquire_writer_lock
+    from ingest.pipeline import IngestPipeline
+
+    _logging(False)
+    settings = Settings()
+    lock = acquire_writer_lock(settings) if repair else None
+    try:
+        _, session_factory = build_catalog(settings)
+        embedder = build_embedder(settings)
+        index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+        report = diagnose(session_factory, index, repair=repair)
+        if repair:
+            pipeline = IngestPipeline(
+                settings=settings, session_factory=session_factory, embedder=embedder, vector_index=index
+            )
+            for entry in report.repaired:
+                if entry.startswith("requeued:"):
+                    pipeline.run(entry.removeprefix("requeued:"))
+    finally:
+        if lock is not None:
+            lock.release()
+    summary = {
+        "healthy": report.healthy,
+        "orphan_vectors": sum(len(v) for v in report.orphan_vectors.values()),
+        "documents_missing_vectors": report.documents_missing_vectors,
+        "incomplete_documents": report.incomplete_documents,
+        "keyword_index_ok": report.keyword_index_ok,
+        "stuck_documents": report.stuck_documents,
+        "missing_files": report.missing_files,
+        "repaired": report.repaired,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        for key, value in summary.items():
+            console.print(f"{key}: {value}")
+    if not report.healthy and not repair:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default DOCENT_HOST (127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Default DOCENT_PORT (8000).")] = None,

@@ -204,6 +204,27 @@ class VectorIndex:
         for chroma in self._targets(collection_id):
             chroma.delete(where={"document_id": document_id})
 
+    def collection_ids(self) -> list[int]:
+        """Docent collection ids that have an index."""
+        self._targets(None)  # picks up indexes created by other processes
+        return sorted(self._collections)
+
+    def ids(self, collection_id: int, page: int = 5000) -> set[str]:
+        """Every vector id in ``collection_id``'s index."""
+        chroma = self._collections.get(collection_id) or self._collection(collection_id)
+        found: set[str] = set()
+        offset = 0
+        while batch := chroma.get(include=[], limit=page, offset=offset)["ids"]:
+            found.update(batch)
+            offset += len(batch)
+        return found
+
+    def delete_ids(self, collection_id: int, ids: Sequence[str]) -> None:
+        """Remove the vectors ``ids`` from ``collection_id``'s index."""
+        chroma = self._collection(collection_id)
+        for begin in range(0, len(ids), 5000):
+            chroma.delete(ids=list(ids[begin : begin + 5000]))
+
     def count(self) -> int:
         """Vectors in every index."""
         return sum(int(c.count()) for c in self._targets(None))
