@@ -6,18 +6,24 @@ import pytest
 
 from api.chat.prompt import build_request, format_passages
 from api.chat.service import standalone_query
-from api.retrieval import RRF_K, reciprocal_rank_fusion
+from api.retrieval import convex_combination
 from api.schemas import Source
 from ingest.index import query_terms
 
 
-def test_rrf_rewards_agreement_between_rankings() -> None:
-    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]])
-    ids = [i for i, _ in fused]
-    assert ids[0] == "a"  # ranks 1 and 2
-    assert ids.index("c") < ids.index("b")  # ranks 3 and 1 beat rank 2 alone
-    assert fused[0][1] == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 2))
-    assert set(ids) == {"a", "b", "c", "d"}
+def test_convex_combination_normalises_and_weights_the_two_lists() -> None:
+    dense = [("a", 0.80), ("b", 0.70), ("c", 0.60)]  # cosine similarities
+    keyword = [("c", 24.0), ("d", 12.0), ("a", 0.0)]  # BM25 scores on another scale
+    fused = dict(convex_combination(dense, keyword, dense_weight=0.7))
+    assert fused["a"] == pytest.approx(0.7 * 1.0 + 0.3 * 0.0)
+    assert fused["b"] == pytest.approx(0.7 * 0.5)  # absent from the keyword list
+    assert fused["c"] == pytest.approx(0.7 * 0.0 + 0.3 * 1.0)
+    assert fused["d"] == pytest.approx(0.3 * 0.5)
+    assert [i for i, _ in convex_combination(dense, keyword, dense_weight=0.7)] == ["a", "b", "c", "d"]
+    # a keyword-heavy weighting flips the order; one-sided input passes through in order
+    assert convex_combination(dense, keyword, dense_weight=0.2)[0][0] == "c"
+    assert [i for i, _ in convex_combination(dense, [])] == ["a", "b", "c"]
+    assert convex_combination([], []) == []
 
 
 def test_query_terms_drop_stop_words_and_punctuation() -> None:
