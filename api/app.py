@@ -21,12 +21,11 @@ from api.conversations import ConversationService
 from api.deps import AppState
 from api.documents import DocumentService, IngestWorker
 from api.errors import install_error_handlers
-from api.rerank import build_reranker
-from api.retrieval import Retriever
+from api.retrieval import build_retriever
 from api.routes import chat, conversations, documents, health, retrieve
 from ingest.db import build_catalog
 from ingest.embeddings import Embedder, build_embedder
-from ingest.index import KeywordIndex, VectorIndex, acquire_writer_lock
+from ingest.index import VectorIndex, acquire_writer_lock
 from ingest.pipeline import IngestPipeline
 from ingest.settings import Settings
 
@@ -56,13 +55,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                 settings=settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )
             worker = IngestWorker(pipeline)
-            retriever = Retriever(
-                session_factory=session_factory,
-                embedder=emb,
-                vector_index=vector_index,
-                keyword_index=KeywordIndex(),
-                reranker=build_reranker(settings),
-                rerank_candidates=settings.rerank_candidates,
+            retriever = build_retriever(
+                settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )
             app.state.docent = AppState(
                 settings=settings,

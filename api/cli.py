@@ -227,23 +227,15 @@ def ingest(
 
 
 def _retriever(settings: Settings) -> Any:
-    from api.rerank import build_reranker
-    from api.retrieval import Retriever
+    from api.retrieval import build_retriever
     from ingest.db import build_catalog
     from ingest.embeddings import build_embedder
-    from ingest.index import KeywordIndex, VectorIndex
+    from ingest.index import VectorIndex
 
     _, session_factory = build_catalog(settings)
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    return Retriever(
-        session_factory=session_factory,
-        embedder=embedder,
-        vector_index=index,
-        keyword_index=KeywordIndex(),
-        reranker=build_reranker(settings),
-        rerank_candidates=settings.rerank_candidates,
-    )
+    return build_retriever(settings, session_factory=session_factory, embedder=embedder, vector_index=index)
 
 
 @app.command()

@@ -24,13 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import CollectionNotFound
-from api.rerank import IdentityReranker, Reranker, RerankError
+from api.rerank import IdentityReranker, Reranker, RerankError, build_reranker
 from api.schemas import RetrievalMode, RetrievedChunk
 from ingest.embeddings import Embedder
 from ingest.index import KeywordIndex, VectorIndex
 from ingest.models import Chunk, Collection, Document, DocumentStatus
+from ingest.settings import Settings
 
-__all__ = ["DENSE_WEIGHT", "RetrievalResult", "Retriever", "convex_combination"]
+__all__ = ["DENSE_WEIGHT", "RetrievalResult", "Retriever", "build_retriever", "convex_combination"]
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,20 @@ class Retriever:
             if len(results) == k:
                 break
         return results
+
+
+def build_retriever(
+    settings: Settings, *, session_factory: sessionmaker[Session], embedder: Embedder, vector_index: VectorIndex
+) -> Retriever:
+    """The retriever the settings describe: both indexes, and the configured reranker."""
+    return Retriever(
+        session_factory=session_factory,
+        embedder=embedder,
+        vector_index=vector_index,
+        keyword_index=KeywordIndex(),
+        reranker=build_reranker(settings),
+        rerank_candidates=settings.rerank_candidates,
+    )
 
 
 def _ms(since: float) -> float:
