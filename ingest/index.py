@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +67,8 @@ class VectorIndex:
         self.dimension = dimension
         self.ef_search = ef_search
         self._collections: dict[int, Any] = {}
-        for existing in self._existing_ids():
-            self._collection(existing)
+        self._refreshed = 0.0
+        self._refresh()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, embedder_name: str, dimension: int) -> VectorIndex:
@@ -125,12 +126,18 @@ class VectorIndex:
         self._collections[collection_id] = chroma
         return chroma
 
+    def _refresh(self) -> None:
+        for existing in self._existing_ids():
+            self._collection(existing)
+        self._refreshed = time.monotonic()
+
     def _targets(self, collection_id: int | None) -> list[Any]:
-        """The indexes to search: one collection's (if it has any vectors) or all of them. Picks up
-        indexes created by other processes sharing a Chroma server."""
-        if collection_id is None or collection_id not in self._collections:
-            for existing in self._existing_ids():
-                self._collection(existing)
+        """The indexes to search: one collection's (if it has any vectors) or all of them. Indexes
+        created by other processes sharing a Chroma server are picked up on a miss, and for
+        unfiltered searches at most every ``REFRESH_S`` seconds (listing costs a round trip)."""
+        stale = time.monotonic() - self._refreshed > REFRESH_S
+        if (collection_id is None and stale) or (collection_id is not None and collection_id not in self._collections):
+            self._refresh()
         if collection_id is None:
             return list(self._collections.values())
         found = self._collections.get(collection_id)
@@ -175,14 +182,12 @@ class VectorIndex:
 
     @staticmethod
     def _query_one(chroma: Any, embedding: np.ndarray, k: int, document_ids: Sequence[str] | None) -> list[VectorHit]:
-        size = int(chroma.count())
-        if size == 0:
-            return []
+        # Chroma returns fewer hits than n_results when the index is smaller: no count() call needed
         if not document_ids:
-            result = chroma.query(query_embeddings=[embedding], n_results=min(k, size), include=["distances"])
+            result = chroma.query(query_embeddings=[embedding], n_results=k, include=["distances"])
             return [VectorHit(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
         wanted = set(document_ids)
-        n = min(size, max(k * 10, OVERFETCH_MIN))
+        n = max(k * 10, OVERFETCH_MIN)
         while True:
             result = chroma.query(query_embeddings=[embedding], n_results=n, include=["distances", "metadatas"])
             kept = [
@@ -190,11 +195,11 @@ class VectorIndex:
                 for i, d, m in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
                 if m and m.get("document_id") in wanted
             ]
-            if len(kept) >= k or n >= size:
+            if len(kept) >= k or len(result["ids"][0]) < n:  # enough, or the whole index was seen
                 return kept[:k]
             if n >= OVERFETCH_MAX:
                 break
-            n = min(size, n * 4)
+            n *= 4
         where = {"document_id": {"$in": list(document_ids)}}
         result = chroma.query(query_embeddings=[embedding], n_results=k, where=where, include=["distances"])
         return [VectorHit(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
@@ -205,8 +210,8 @@ class VectorIndex:
             chroma.delete(where={"document_id": document_id})
 
     def collection_ids(self) -> list[int]:
-        """Docent collection ids that have an index."""
-        self._targets(None)  # picks up indexes created by other processes
+        """Docent collection ids that have an index (listed afresh)."""
+        self._refresh()
         return sorted(self._collections)
 
     def ids(self, collection_id: int, page: int = 5000) -> set[str]:
@@ -237,6 +242,8 @@ class VectorIndex:
 #: Over-fetch bounds for document filters (hits requested from the collection's index).
 OVERFETCH_MIN = 200
 OVERFETCH_MAX = 3200
+#: Seconds between re-listings of the Chroma indexes for unfiltered searches.
+REFRESH_S = 5.0
 
 
 #: Words too common to help a keyword query (a short English list; FTS5 has none of its own).
