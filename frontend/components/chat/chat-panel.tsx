@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "react";
 import { Composer } from "@/components/chat/composer";
 import { AssistantMessage, UserMessage } from "@/components/chat/message-view";
+import { Thinking } from "@/components/chat/thinking";
 import type { DocentChat } from "@/hooks/use-docent-chat";
 import { describeError } from "@/lib/api";
 
@@ -86,14 +87,7 @@ export function ChatPanel({ chat, documentCount }: { chat: DocentChat; documentC
                 d
               </div>
               <div className="msg-body">
-                <div className="thinking">
-                  <span className="dots" aria-hidden="true">
-                    <span />
-                    <span />
-                    <span />
-                  </span>
-                  Searching your documents…
-                </div>
+                <Thinking>Searching your documents…</Thinking>
               </div>
             </div>
           )}

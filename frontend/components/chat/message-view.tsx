@@ -3,6 +3,7 @@
 import { useCallback, useMemo, useState } from "react";
 import { AnswerMarkdown } from "@/components/chat/answer-markdown";
 import { CitedSources, RetrievedSources, sourceAnchorId } from "@/components/chat/source-list";
+import { Thinking } from "@/components/chat/thinking";
 import {
   messageCitations,
   messageMetadata,
@@ -80,14 +81,9 @@ export function AssistantMessage({ message, streaming }: { message: DocentUIMess
           <div className={`provider-label${label.startsWith("Extractive") ? " is-extractive" : ""}`}>{label}</div>
         )}
         {waitingForText ? (
-          <div className="thinking">
-            <span className="dots" aria-hidden="true">
-              <span />
-              <span />
-              <span />
-            </span>
+          <Thinking>
             {sources === null ? "Searching your documents…" : `Reading ${sources.length} passages…`}
-          </div>
+          </Thinking>
         ) : (
           <div className={`answer${streaming ? " is-streaming" : ""}`} data-testid="assistant-text">
             <AnswerMarkdown text={text} knownSources={known} onCite={onCite} />
