@@ -344,24 +344,20 @@ def eval_(
     _logging(False)
     settings = Settings()
     name = collection or f"eval-{dataset}"
-    if dataset in ("financebench", "sec10q", "beir") and documents is None:
-        raise typer.BadParameter(f"{dataset} needs --documents")
-    if dataset == "financebench":
-        usable, skipped = load_financebench(questions, documents)  # type: ignore[arg-type]
-        folder = documents
-    elif dataset == "sec10q":
-        usable, skipped = load_sec10q(questions, documents)  # type: ignore[arg-type]
-        folder = documents
-    elif dataset == "squad":
+    if dataset == "squad":
         folder = settings.data_dir / "eval" / "squad"
         usable, skipped = load_squad(questions, folder)
+    elif dataset not in ("financebench", "sec10q", "beir"):
+        raise typer.BadParameter("dataset must be one of financebench, sec10q, squad, beir")
+    elif documents is None:
+        raise typer.BadParameter(f"{dataset} needs --documents")
     elif dataset == "beir":
-        assert documents is not None
         folder = settings.data_dir / "eval" / f"beir-{documents.name}"
         usable, skipped = load_beir(questions, documents, folder)
     else:
-        raise typer.BadParameter("dataset must be one of financebench, sec10q, squad, beir")
-    assert folder is not None
+        folder = documents
+        load = load_financebench if dataset == "financebench" else load_sec10q
+        usable, skipped = load(questions, documents)
     files, _ = _collect([folder], recursive=False)
     lock = acquire_writer_lock(settings)
     try:
