@@ -174,7 +174,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Ingest PDF, TXT and Markdown files; files already ingested (same content) are reported as
+    """Ingest PDF, TXT, Markdown, HTML and DOCX files; files already ingested (same content) are reported as
     duplicates. Exits 1 if any file failed."""
     from ingest.index import WriterLockHeld, acquire_writer_lock
 

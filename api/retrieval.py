@@ -192,6 +192,7 @@ class Retriever:
                     page_end=chunk.page_end,
                     char_start=chunk.char_start,
                     char_end=chunk.char_end,
+                    section=chunk.section,
                     text=chunk.text,
                     score=round(score, 6),
                     rank=len(results) + 1,

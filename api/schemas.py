@@ -79,6 +79,8 @@ class RetrievedChunk(BaseModel):
     page_end: int
     char_start: int
     char_end: int
+    #: headings in force where the passage starts (HTML, DOCX, Markdown), "" where unknown
+    section: str = ""
     text: str
     score: float
     rank: int

@@ -2,7 +2,8 @@
 
 A document's text is its page texts joined by ``PAGE_SEPARATOR``; ``page_spans[i]`` is the
 ``[start, end)`` of page i+1 in it. Each page is split on its own (a chunk never spans two pages, so
-a citation names exactly one page) with ``RecursiveCharacterTextSplitter`` at ~800 characters: the
+a citation names exactly one page) and at its headings where the format has them (a chunk never
+spans two sections), with ``RecursiveCharacterTextSplitter`` at ~800 characters: the
 all-MiniLM-L6-v2 window is 256 word pieces, and 800 characters of English prose are ~180-200.
 Every chunk keeps ``char_start``/``char_end`` in the document text, so
 ``text == document_text[char_start:char_end]`` holds by construction.
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.loaders import Heading
 
 __all__ = [
     "CHUNKER_VERSION",
@@ -22,12 +27,13 @@ __all__ = [
     "ChunkSpec",
     "chunk_id_for",
     "chunk_pages",
+    "chunk_sections",
     "document_context",
     "document_text",
 ]
 
 #: Part of every chunk id: change it whenever chunk boundaries change for the same input.
-CHUNKER_VERSION = "pages-rcts-v1"
+CHUNKER_VERSION = "pages-sections-rcts-v2"
 PAGE_SEPARATOR = "\n\n"
 _WORD = re.compile(r"\w{2,}")
 MIN_WORDS = 3
@@ -55,10 +61,14 @@ def document_text(pages: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return PAGE_SEPARATOR.join(pages), spans
 
 
-def chunk_pages(pages: list[str], *, chunk_size: int = 800, chunk_overlap: int = 120) -> list[ChunkSpec]:
+def chunk_pages(
+    pages: list[str], *, chunk_size: int = 800, chunk_overlap: int = 120, headings: Sequence[Heading] = ()
+) -> list[ChunkSpec]:
     """Split ``pages`` (page 1 first) into chunks that remember page and character span.
 
-    Chunks with fewer than three words (page numbers, stray headers) are dropped.
+    Each page is cut at its ``headings`` first, so a chunk never spans two pages or two sections;
+    then each piece is split with ``RecursiveCharacterTextSplitter``. Chunks with fewer than three
+    words (page numbers, stray headers) are dropped.
     """
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
@@ -68,20 +78,26 @@ def chunk_pages(pages: list[str], *, chunk_size: int = 800, chunk_overlap: int =
         strip_whitespace=True,
     )
     _, spans = document_text(pages)
+    cuts: dict[int, list[int]] = {}
+    for heading in headings:
+        cuts.setdefault(heading.page, []).append(heading.offset)
     chunks: list[ChunkSpec] = []
     for number, (text, (page_offset, _)) in enumerate(zip(pages, spans, strict=True), start=1):
         if not text.strip():
             continue
-        cursor = 0
-        for piece in splitter.split_text(text):
-            local = text.find(piece, cursor)
-            if local < 0:  # cannot happen with strip_whitespace: pieces are substrings in order
-                raise ValueError(f"chunk not found in page {number}")
-            cursor = local + 1
-            if len(_WORD.findall(piece)) < MIN_WORDS:
-                continue
-            start = page_offset + local
-            chunks.append(ChunkSpec(len(chunks), number, number, start, start + len(piece), piece))
+        bounds = sorted({0, len(text), *(o for o in cuts.get(number, []) if 0 < o < len(text))})
+        for begin, end in pairwise(bounds):
+            segment = text[begin:end]
+            cursor = 0
+            for piece in splitter.split_text(segment):
+                local = segment.find(piece, cursor)
+                if local < 0:  # cannot happen with strip_whitespace: pieces are substrings in order
+                    raise ValueError(f"chunk not found in page {number}")
+                cursor = local + 1
+                if len(_WORD.findall(piece)) < MIN_WORDS:
+                    continue
+                start = page_offset + begin + local
+                chunks.append(ChunkSpec(len(chunks), number, number, start, start + len(piece), piece))
     return chunks
 
 
@@ -101,6 +117,38 @@ def document_context(filename: str, title: str | None) -> str:
     if title and _USEFUL_TITLE.search(title) and title.strip().lower() != parts[0].lower():
         parts.append(" ".join(title.split())[:200])
     return " · ".join(p for p in parts if p)
+
+
+SECTION_SEPARATOR = " > "
+MAX_SECTION_CHARS = 200
+
+
+def chunk_sections(chunks: list[ChunkSpec], headings: list[Heading], page_spans: list[tuple[int, int]]) -> list[str]:
+    """Per chunk, the path of headings in force where it starts (``"Results > Revenue"``; ``""``
+    before the first heading or without headings). A heading counts from its own first character,
+    so a chunk that opens with a heading is in that heading's section. At most 200 characters,
+    keeping the innermost headings."""
+    if not headings:
+        return ["" for _ in chunks]
+    marks = sorted((page_spans[h.page - 1][0] + h.offset, h.level, h.text) for h in headings)
+    sections: list[str] = []
+    stack: list[tuple[int, str]] = []
+    cursor = 0
+    for chunk in sorted(chunks, key=lambda c: c.char_start):
+        while cursor < len(marks) and marks[cursor][0] <= chunk.char_start:
+            _, level, text = marks[cursor]
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+            cursor += 1
+        parts = [text for _, text in stack]
+        path = SECTION_SEPARATOR.join(parts)
+        while len(path) > MAX_SECTION_CHARS and len(parts) > 1:
+            parts = parts[1:]
+            path = SECTION_SEPARATOR.join(parts)
+        sections.append(path[:MAX_SECTION_CHARS])
+    by_start = dict(zip(sorted(range(len(chunks)), key=lambda i: chunks[i].char_start), sections, strict=True))
+    return [by_start[i] for i in range(len(chunks))]
 
 
 def chunk_id_for(document_sha256: str, collection_id: int, ordinal: int) -> str:

@@ -116,7 +116,9 @@ class Chunk(Base):
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    #: the document context (file name, title) embedded and keyword-indexed with the text
+    #: headings in force where the chunk starts (``"Results > Revenue"``), "" where unknown
+    section: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: what is embedded and keyword-indexed with the text: file name, title and section
     context: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     document: Mapped[Document] = relationship(back_populates="chunks")

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.chunking import chunk_id_for, chunk_pages, document_context, document_text
+from ingest.chunking import chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
 from ingest.embeddings import Embedder
 from ingest.index import VectorIndex
 from ingest.loaders import ParseError, content_type_for, parse_isolated
@@ -235,22 +235,27 @@ class IngestPipeline:
                 force=True, status=JobStatus.chunking.value, pages_total=len(parsed.pages), pages_done=len(parsed.pages)
             )
             specs = chunk_pages(
-                parsed.pages, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap
+                parsed.pages,
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
+                headings=parsed.headings,
             )
             if not specs:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
             progress(force=True, status=JobStatus.embedding.value, chunks=len(specs), chunks_embedded=0)
-            context = document_context(doc.filename, parsed.title)
+            _, spans = document_text(parsed.pages)
+            sections = chunk_sections(specs, parsed.headings, spans)
+            base_context = document_context(doc.filename, parsed.title)
+            contexts = [f"{base_context} · {section}" if section else base_context for section in sections]
             vectors: list[list[float]] = []
             for begin in range(0, len(specs), EMBED_BATCH):
-                batch = specs[begin : begin + EMBED_BATCH]
-                vectors.extend(self.embedder.embed([f"{context}\n{s.text}" for s in batch]))
+                batch = range(begin, min(begin + EMBED_BATCH, len(specs)))
+                vectors.extend(self.embedder.embed([f"{contexts[i]}\n{specs[i].text}" for i in batch]))
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
             metas = [{"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs]
             self.vector_index.upsert(doc.collection_id, ids, vectors, metas)
-            _, spans = document_text(parsed.pages)
             with self.session_factory.begin() as session:
                 session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
                 session.add_all(
@@ -264,9 +269,10 @@ class IngestPipeline:
                         char_start=s.char_start,
                         char_end=s.char_end,
                         text=s.text,
+                        section=section,
                         context=context,
                     )
-                    for cid, s in zip(ids, specs, strict=True)
+                    for cid, s, section, context in zip(ids, specs, sections, contexts, strict=True)
                 )
                 stored_doc = session.get_one(Document, doc.id)
                 stored_doc.status = DocumentStatus.ready.value

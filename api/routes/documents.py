@@ -23,7 +23,7 @@ JOB_POLL_S = 0.25
 @router.post("/documents", status_code=status.HTTP_202_ACCEPTED, response_model=UploadResponse)
 async def upload_documents(
     service: DocumentsDep,
-    files: Annotated[list[UploadFile], File(description="One or more files (PDF, TXT, Markdown).")],
+    files: Annotated[list[UploadFile], File(description="One or more files (PDF, TXT, Markdown, HTML, DOCX).")],
     collection: Annotated[str | None, Form(max_length=200)] = None,
 ) -> UploadResponse:
     """Upload one or many files. Each becomes an ingest job; a file whose content is already in

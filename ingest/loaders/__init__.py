@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
+    "Heading",
     "ParseError",
     "ParsedDocument",
     "content_type_for",
@@ -35,16 +36,32 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".txt": "text/plain",
     ".md": "text/markdown",
     ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading of a document: on 1-based ``page``, starting at ``offset`` in that page's text,
+    ``level`` 1 (top) to 6."""
+
+    page: int
+    offset: int
+    level: int
+    text: str
 
 
 @dataclass
 class ParsedDocument:
-    """Page texts of one file (``pages[0]`` is page 1); text formats are a single page."""
+    """Page texts of one file (``pages[0]`` is page 1); text formats are a single page.
+    ``headings`` are in reading order (empty for formats without them, such as PDF and TXT)."""
 
     pages: list[str]
     pages_without_text: int = 0
     title: str | None = None
+    headings: list[Heading] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +107,14 @@ def parse_file(path: Path, content_type: str, progress: ProgressFn | None = None
         from ingest.loaders.text import load_text
 
         return load_text(path)
+    if content_type == "text/html":
+        from ingest.loaders.html import load_html
+
+        return load_html(path)
+    if content_type == SUPPORTED_EXTENSIONS[".docx"]:
+        from ingest.loaders.docx import load_docx
+
+        return load_docx(path)
     raise ParseError("unsupported_format", f"no loader for {content_type}")
 
 
@@ -107,6 +132,9 @@ def _child_main(path: str, content_type: str, memory_mb: int, conn: Connection) 
         conn.send(("error", exc.code, exc.message))
     except MemoryError:
         conn.send(("error", "memory_limit", f"parser exceeded its memory limit of {memory_mb} MB"))
+    except ImportError as exc:  # under RLIMIT_AS a shared library can fail to map: that is memory
+        code = "memory_limit" if "map segment" in str(exc) or "allocate memory" in str(exc) else "parser_crashed"
+        conn.send(("error", code, f"the parser could not load ({exc}); memory limit {memory_mb} MB"))
     except RecursionError:
         conn.send(("error", "malformed", "the file's structure is too deeply nested (reference loop?)"))
     except Exception as exc:  # the child reports every parser failure as this file's error

@@ -225,3 +225,30 @@ def test_upload_limits_hold_while_reading(make_client: Any, settings: Settings, 
     assert response.status_code == 413  # Starlette's body limit answers in plain text ("Content Too Large")
     assert client.get("/api/documents").json()["documents"] == []
     assert list((settings.uploads_dir / "incoming").glob("*")) == []
+
+
+def test_html_and_docx_are_ingested_with_their_sections(client: Any, tmp_path: Path) -> None:
+    import docx
+
+    page = tmp_path / "kiln.html"
+    rules = "<p>Members sign the studio book, sweep their bench and wash tools before leaving.</p>" * 12
+    page.write_text(
+        "<html><head><title>Studio handbook</title></head><body><nav>Menu Home About</nav><main>"
+        f"<h1>Studio handbook</h1>{rules}<h2>Kilns</h2><p>The gas kiln is fired to cone 10 every second "
+        "Friday and cools for two days before unloading.</p><h2>Clay</h2><p>Stoneware is recycled in the "
+        "basement pug mill on Mondays.</p></main></body></html>",
+        encoding="utf-8",
+    )
+    word = docx.Document()
+    word.add_heading("Glaze recipes", level=1)
+    word.add_paragraph("Celadon uses three percent red iron oxide in a clear base glaze.")
+    recipes = tmp_path / "recipes.docx"
+    word.save(str(recipes))
+    jobs = upload(client, page, recipes)
+    assert [j["status"] for j in jobs] == ["done", "done"], jobs
+    top = client.post("/api/retrieve", json={"query": "When is the gas kiln fired?", "k": 1}).json()["results"][0]
+    assert top["filename"] == "kiln.html" and "every second Friday" in top["text"]
+    assert top["section"] == "Studio handbook > Kilns"
+    assert "Menu Home" not in top["text"]
+    top = client.post("/api/retrieve", json={"query": "iron oxide in celadon", "k": 1}).json()["results"][0]
+    assert top["filename"] == "recipes.docx" and top["section"] == "Glaze recipes"

@@ -64,3 +64,28 @@ def test_document_context_uses_the_file_name_and_a_meaningful_title() -> None:
     assert document_context("2022 Q3 AMZN.pdf", "0001018724-22-000023") == "2022 Q3 AMZN"  # accession number
     assert document_context("notes.md", None) == "notes"
     assert document_context("Annual Report.pdf", "annual report") == "Annual Report"
+
+
+def test_chunk_sections_follow_the_heading_hierarchy() -> None:
+    from ingest.chunking import chunk_sections
+    from ingest.loaders import Heading
+
+    body = "Words in this paragraph repeat to fill the section. " * 12
+    page = f"Report\n\n{body}\n\nRevenue\n\n{body}\n\nEurope\n\n{body}\n\nOutlook\n\n{body}"
+    headings = [
+        Heading(1, page.index("Report"), 1, "Report"),
+        Heading(1, page.index("Revenue"), 2, "Revenue"),
+        Heading(1, page.index("Europe"), 3, "Europe"),
+        Heading(1, page.index("Outlook"), 2, "Outlook"),
+    ]
+    chunks = chunk_pages([page], chunk_size=700, chunk_overlap=0, headings=headings)
+    _, spans = document_text([page])
+    for chunk in chunks:  # cut at headings: no chunk runs on into the next section
+        assert not any(chunk.char_start < h.offset < chunk.char_end for h in headings), chunk
+    sections = chunk_sections(chunks, headings, spans)
+    by_position = {c.char_start: s for c, s in zip(chunks, sections, strict=True)}
+    assert sections[0] == "Report"
+    europe = next(c for c in chunks if c.text.startswith("Europe"))
+    assert by_position[europe.char_start] == "Report > Revenue > Europe"
+    assert sections[-1] == "Report > Outlook"  # a level-2 heading closes the level-3 one
+    assert chunk_sections(chunks, [], spans) == [""] * len(chunks)

@@ -87,3 +87,69 @@ def test_markdown_title_and_text(tmp_path: Path) -> None:
     md.write_text("# Field notes\n\nThe kiln reached 1,280 °C on Tuesday.\n", encoding="utf-8")
     parsed = parse_isolated(md, "text/markdown", timeout_s=60, memory_mb=1024)
     assert parsed.title == "Field notes" and "1,280 °C" in parsed.pages[0]
+
+
+def test_markdown_headings_skip_fenced_code(tmp_path: Path) -> None:
+    md = tmp_path / "guide.md"
+    source = "# Guide\n\nIntro.\n\n## Install\n\n```sh\n# not a heading\n```\n\n### On Linux\n\nRun it.\n"
+    md.write_text(source, encoding="utf-8")
+    parsed = parse_isolated(md, "text/markdown", timeout_s=60, memory_mb=1024)
+    assert [(h.level, h.text) for h in parsed.headings] == [(1, "Guide"), (2, "Install"), (3, "On Linux")]
+    for heading in parsed.headings:  # offsets point at the heading line in the page text
+        assert parsed.pages[0][heading.offset :].lstrip("# ").startswith(heading.text)
+
+
+HTML_PAGE = """<!doctype html><html><head><meta charset="windows-1252"><title>Kiln log</title>
+<style>body { color: red }</style><script>var secret = "do not index";</script></head>
+<body><nav><a href="/">Home</a> | <a href="/about">About navigation</a></nav>
+<main><h1>Kiln log</h1><p>The kiln reached <b>1,280 \xb0C</b> on Tuesday.</p>
+<h2>Glazes</h2><ul><li>Celadon, fired twice</li><li>Tenmoku</li></ul>
+<table><tr><th>Cone</th><th>Temp</th></tr><tr><td>10</td><td>1,305</td></tr></table>
+<h3>Failures</h3><p>Crawling<br>on the rim.</p><!-- a comment --></main>
+<footer>Copyright footer text</footer></body></html>"""
+
+
+def test_html_keeps_main_text_and_headings_and_drops_boilerplate(tmp_path: Path) -> None:
+    page = tmp_path / "kiln.html"
+    page.write_bytes(HTML_PAGE.encode("cp1252"))  # the <meta charset> must be honoured
+    parsed = parse_isolated(page, "text/html", timeout_s=60, memory_mb=1024)
+    text = parsed.pages[0]
+    assert parsed.title == "Kiln log"
+    assert "The kiln reached 1,280 °C on Tuesday." in text
+    assert "Celadon, fired twice" in text and "Cone | Temp" in text and "10 | 1,305" in text
+    assert "Crawling on the rim." in text
+    for unwanted in ("secret", "color: red", "navigation", "footer", "comment"):
+        assert unwanted not in text
+    assert [(h.level, h.text) for h in parsed.headings] == [(1, "Kiln log"), (2, "Glazes"), (3, "Failures")]
+    for heading in parsed.headings:
+        assert text[heading.offset : heading.offset + len(heading.text)] == heading.text
+
+
+def test_docx_paragraphs_tables_and_heading_styles(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Annual report", level=0)  # the Title style
+    document.add_heading("Revenue", level=1)
+    document.add_paragraph("Revenue grew 12% to $4.1 billion.")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Region", "Sales"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Europe", "1.2"
+    document.add_heading("Outlook", level=2)
+    document.add_paragraph("Flat next year.")
+    path = tmp_path / "report.docx"
+    document.save(str(path))
+    parsed = parse_isolated(path, content_type_for("report.docx"), timeout_s=60, memory_mb=1024)
+    text = parsed.pages[0]
+    assert parsed.title == "Annual report"
+    assert text.index("Revenue grew 12%") < text.index("Region | Sales") < text.index("Europe | 1.2")
+    assert text.index("Europe | 1.2") < text.index("Flat next year.")
+    assert [(h.level, h.text) for h in parsed.headings] == [(1, "Annual report"), (1, "Revenue"), (2, "Outlook")]
+
+
+def test_a_file_that_is_not_a_word_document_fails_as_malformed(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.docx"
+    fake.write_bytes(b"PK\x03\x04 this is not really a zip file" * 10)
+    with pytest.raises(ParseError) as info:
+        parse_isolated(fake, content_type_for("fake.docx"), timeout_s=60, memory_mb=1024)
+    assert info.value.code == "malformed"

@@ -5,7 +5,7 @@ import type { UploadState } from "@/hooks/use-upload";
 import { describeJob, jobProgress } from "@/lib/format";
 import { isTerminalJobStatus } from "@/lib/schemas";
 
-const ACCEPT = ".pdf,.txt,.md,.markdown";
+const ACCEPT = ".pdf,.txt,.md,.markdown,.html,.htm,.docx";
 
 export function UploadPanel({ upload }: { upload: UploadState }) {
   const inputRef = useRef<HTMLInputElement>(null);
