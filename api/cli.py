@@ -426,6 +426,7 @@ def doctor(
         "orphan_vectors": sum(len(v) for v in report.orphan_vectors.values()),
         "documents_missing_vectors": report.documents_missing_vectors,
         "incomplete_documents": report.incomplete_documents,
+        "documents_missing_terms": report.documents_missing_terms,
         "keyword_index_ok": report.keyword_index_ok,
         "stuck_documents": report.stuck_documents,
         "missing_files": report.missing_files,

@@ -27,7 +27,7 @@ from api.errors import CollectionNotFound
 from api.rerank import IdentityReranker, Reranker, RerankError, build_reranker
 from api.schemas import RetrievalMode, RetrievedChunk
 from ingest.embeddings import Embedder
-from ingest.index import KeywordIndex, VectorIndex
+from ingest.index import DocumentKeywordIndex, KeywordIndex, VectorIndex
 from ingest.models import Chunk, Collection, Document, DocumentStatus
 from ingest.settings import Settings
 
@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: Weight of the dense score in the convex combination (the keyword score gets the rest).
 DENSE_WEIGHT = 0.7
+#: Weight of the document prior (min-max normalised document-level BM25) added to a chunk's fused
+#: score in hybrid mode.
+DOCUMENT_PRIOR_WEIGHT = 1.0
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 30
 
@@ -82,6 +85,7 @@ class Retriever:
         embedder: Embedder,
         vector_index: VectorIndex,
         keyword_index: KeywordIndex,
+        document_index: DocumentKeywordIndex | None = None,
         reranker: Reranker | None = None,
         rerank_candidates: int = 30,
     ) -> None:
@@ -89,6 +93,7 @@ class Retriever:
         self.embedder = embedder
         self.vector_index = vector_index
         self.keyword_index = keyword_index
+        self.document_index = document_index or DocumentKeywordIndex()
         self.reranker: Reranker = reranker or IdentityReranker()
         self.rerank_candidates = rerank_candidates
 
@@ -127,10 +132,21 @@ class Retriever:
                 )
                 keyword = [(h.chunk_id, h.score) for h in khits]
                 timings["keyword"] = _ms(t0)
+            prior: dict[str, float] = {}
+            if mode == "hybrid":
+                t0 = time.perf_counter()
+                prior = _min_max(
+                    list(
+                        self.document_index.scores(
+                            session, query, collection_id=collection_id, document_ids=document_ids
+                        ).items()
+                    )
+                )
+                timings["documents"] = _ms(t0)
             ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
             t0 = time.perf_counter()
             reranking = not isinstance(self.reranker, IdentityReranker)
-            results = self._hydrate(session, ranked, max(k, self.rerank_candidates) if reranking else k)
+            results = self._hydrate(session, ranked, max(k, self.rerank_candidates) if reranking else k, prior)
             timings["hydrate"] = _ms(t0)
         if reranking and results:
             t0 = time.perf_counter()
@@ -161,7 +177,12 @@ class Retriever:
         return found
 
     @staticmethod
-    def _hydrate(session: Session, ranked: list[tuple[str, float]], k: int) -> list[RetrievedChunk]:
+    def _hydrate(
+        session: Session, ranked: list[tuple[str, float]], k: int, prior: dict[str, float] | None = None
+    ) -> list[RetrievedChunk]:
+        """The top ``k`` of ``ranked`` as results, dropping ids without a chunk row of a ready
+        document; with a document ``prior``, each score first gains
+        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted."""
         if not ranked:
             return []
         ids = [chunk_id for chunk_id, _ in ranked]
@@ -178,6 +199,15 @@ class Retriever:
             for chunk, filename, status in rows
             if status == DocumentStatus.ready.value
         }
+        if prior:
+            ranked = sorted(
+                (
+                    (chunk_id, score + DOCUMENT_PRIOR_WEIGHT * prior.get(by_id[chunk_id][0].document_id, 0.0))
+                    for chunk_id, score in ranked
+                    if chunk_id in by_id
+                ),
+                key=lambda pair: -pair[1],
+            )
         results: list[RetrievedChunk] = []
         for chunk_id, score in ranked:
             if chunk_id not in by_id:

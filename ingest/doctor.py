@@ -5,6 +5,8 @@ Checks, per collection:
 - vectors without a chunk row of a ready document (orphans: an interrupted ingest or delete);
 - chunk rows of ready documents without a vector (lost vectors: the document is re-queued);
 - ready documents whose chunk rows number other than their ``chunk_count`` (re-queued);
+- ready documents missing from the document-level keyword index (ingested before it existed;
+  rebuilt on repair from the document text their chunk rows cover, no re-embedding);
 - the keyword index against the chunk rows (SQLite FTS5 ``integrity-check``; rebuilt on repair);
 - documents stuck in ``pending`` with no unfinished job (re-queued on repair);
 - ready documents whose stored original is missing (reported only).
@@ -20,8 +22,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.index import VectorIndex
+from ingest.index import DocumentKeywordIndex, VectorIndex, document_terms
 from ingest.models import Chunk, Document, DocumentStatus, IngestJob, JobStatus
+from ingest.pipeline import CONTEXT_TERM_WEIGHT
 
 __all__ = ["DoctorReport", "diagnose"]
 
@@ -35,6 +38,7 @@ class DoctorReport:
     orphan_vectors: dict[int, list[str]] = field(default_factory=dict)
     documents_missing_vectors: list[str] = field(default_factory=list)
     incomplete_documents: list[str] = field(default_factory=list)
+    documents_missing_terms: list[str] = field(default_factory=list)
     keyword_index_ok: bool = True
     stuck_documents: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
@@ -46,6 +50,7 @@ class DoctorReport:
             any(self.orphan_vectors.values())
             or self.documents_missing_vectors
             or self.incomplete_documents
+            or self.documents_missing_terms
             or not self.keyword_index_ok
             or self.stuck_documents
         )
@@ -59,6 +64,23 @@ def _keyword_index_ok(session: Session) -> bool:
     except DatabaseError:
         return False
     return True
+
+
+def _rebuild_terms(session: Session, doc: Document) -> None:
+    """Document-level terms from the text the chunk rows cover (overlaps counted once) plus the
+    document context, as the pipeline writes them."""
+    covered: list[str] = []
+    end = 0
+    context = ""
+    for chunk in session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.char_start)):
+        if chunk.char_end > end:
+            covered.append(chunk.text[max(0, end - chunk.char_start) :])
+            end = chunk.char_end
+        if not context:  # the document context, without the chunk's own section
+            suffix = f" · {chunk.section}" if chunk.section else ""
+            context = chunk.context.removesuffix(suffix)
+    terms = document_terms([*covered, *[context] * CONTEXT_TERM_WEIGHT])
+    doc.term_count = DocumentKeywordIndex.write(session, doc.id, doc.collection_id, terms)
 
 
 def diagnose(
@@ -95,6 +117,14 @@ def diagnose(
             )
             if rows.get(doc_id, 0) != expected_rows and doc_id not in lost
         )
+        flagged = lost | set(report.incomplete_documents)
+        report.documents_missing_terms = sorted(
+            d
+            for d in session.scalars(
+                select(Document.id).where(Document.status == DocumentStatus.ready.value, Document.term_count == 0)
+            )
+            if d not in flagged
+        )
         report.keyword_index_ok = _keyword_index_ok(session)
         active = set(session.scalars(select(IngestJob.document_id).where(IngestJob.status.in_(unfinished))))
         report.stuck_documents = sorted(
@@ -116,6 +146,10 @@ def diagnose(
         if not report.keyword_index_ok:
             session.execute(text("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')"))
             report.repaired.append("rebuilt the keyword index")
+        for document_id in report.documents_missing_terms:
+            _rebuild_terms(session, session.get_one(Document, document_id))
+        if report.documents_missing_terms:
+            report.repaired.append(f"indexed the terms of {len(report.documents_missing_terms)} documents")
         for document_id in [*report.documents_missing_vectors, *report.incomplete_documents, *report.stuck_documents]:
             doc = session.get_one(Document, document_id)
             doc.status = DocumentStatus.pending.value

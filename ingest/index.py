@@ -11,10 +11,13 @@ transaction, so they are shared by every worker and never disagree with the cata
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,7 +27,16 @@ from sqlalchemy.orm import Session
 
 from ingest.settings import Settings
 
-__all__ = ["EmbedderMismatch", "IndexError_", "KeywordHit", "KeywordIndex", "VectorHit", "VectorIndex"]
+__all__ = [
+    "DocumentKeywordIndex",
+    "EmbedderMismatch",
+    "IndexError_",
+    "KeywordHit",
+    "KeywordIndex",
+    "VectorHit",
+    "VectorIndex",
+    "document_terms",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +393,105 @@ class KeywordIndex:
             raise IndexError_(f"no keyword index for the {dialect} dialect")
         rows = session.execute(text(sql), params).all()
         return [KeywordHit(chunk_id=row[0], score=float(row[1])) for row in rows]
+
+
+MAX_TERM_CHARS = 64
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def document_terms(texts: Sequence[str]) -> Counter[str]:
+    """Stemmed term frequencies of ``texts`` taken together: lower-cased words (letters and digits),
+    stop words dropped, Snowball English stems (Porter 2), words over 64 characters skipped."""
+    words: Counter[str] = Counter()
+    for chunk_of_text in texts:
+        words.update(w for w in _TERM.findall(chunk_of_text.lower()) if w not in STOP_WORDS)
+    stem = _stemmer().stemWord
+    stems: Counter[str] = Counter()
+    for word, count in words.items():
+        if len(word) <= MAX_TERM_CHARS:
+            stems[stem(word)] += count
+    return stems
+
+
+class DocumentKeywordIndex:
+    """BM25 over whole documents (their text and context), from the catalog's ``document_terms``.
+
+    Chunk-level retrieval sees 800 characters at a time, so a balance-sheet chunk of Apple's 10-Q
+    looks like every other company's; the document as a whole says "Apple" dozens of times. This
+    score is the document prior of hybrid retrieval (a two-level, document-then-passage ranking in
+    the spirit of hierarchical retrieval). BM25 with k1 = 1.2, b = 0.75 and the Lucene idf
+    ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza, "The Probabilistic Relevance
+    Framework: BM25 and Beyond", 2009); N, df and the average length are taken over the ready
+    documents of the searched collection (all collections when none is given).
+    """
+
+    k1 = 1.2
+    b = 0.75
+
+    @staticmethod
+    def write(session: Session, document_id: str, collection_id: int, terms: Counter[str]) -> int:
+        """Replace the document's rows with ``terms`` (in the caller's transaction); returns the
+        document's length in terms, to be stored as its ``term_count``."""
+        session.execute(text("DELETE FROM document_terms WHERE document_id = :d"), {"d": document_id})
+        if terms:
+            session.execute(
+                text("INSERT INTO document_terms (document_id, term, collection_id, tf) VALUES (:d, :t, :c, :f)"),
+                [{"d": document_id, "t": t, "c": collection_id, "f": f} for t, f in terms.items()],
+            )
+        return terms.total()
+
+    def scores(
+        self,
+        session: Session,
+        query: str,
+        *,
+        collection_id: int | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> dict[str, float]:
+        """BM25 of every document matching a term of ``query``: ``{document_id: score}`` (score > 0)."""
+        terms = sorted(document_terms([query]))
+        if not terms:
+            return {}
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
+        doc_scope = term_scope = ""
+        if collection_id is not None:
+            doc_scope, term_scope = " AND d.collection_id = :cid", " AND t.collection_id = :cid"
+            params["cid"] = collection_id
+        n_docs, avg_len = session.execute(
+            text(
+                "SELECT count(*), avg(d.term_count) FROM documents d "
+                f"WHERE d.status = 'ready' AND d.term_count > 0{doc_scope}"
+            ),
+            params,
+        ).one()
+        if not n_docs:
+            return {}
+        names = ", ".join(f":t{i}" for i in range(len(terms)))
+        rows = session.execute(
+            text(
+                f"""SELECT t.document_id, t.term, t.tf, d.term_count FROM document_terms t
+                JOIN documents d ON d.id = t.document_id
+                WHERE t.term IN ({names}) AND d.status = 'ready'{term_scope}"""
+            ),
+            params,
+        ).all()
+        df = Counter(row[1] for row in rows)
+        wanted = set(document_ids) if document_ids else None
+        avg = float(avg_len) or 1.0
+        result: dict[str, float] = {}
+        for document_id, term, tf, length in rows:
+            if wanted is not None and document_id not in wanted:
+                continue
+            idf = math.log(1 + (n_docs - df[term] + 0.5) / (df[term] + 0.5))
+            norm = tf + self.k1 * (1 - self.b + self.b * length / avg)
+            result[document_id] = result.get(document_id, 0.0) + idf * tf * (self.k1 + 1) / norm
+        return result
 
 
 class WriterLockHeld(IndexError_):

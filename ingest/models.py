@@ -16,7 +16,18 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Chunk", "Collection", "Document", "DocumentStatus", "IngestJob", "JobStatus", "new_id", "utcnow"]
+__all__ = [
+    "Base",
+    "Chunk",
+    "Collection",
+    "Document",
+    "DocumentStatus",
+    "DocumentTerm",
+    "IngestJob",
+    "JobStatus",
+    "new_id",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -85,6 +96,8 @@ class Document(Base):
     pages_without_text: Mapped[int] = mapped_column(Integer, default=0)
     page_spans: Mapped[list[Any]] = mapped_column(JSON, default=list)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: number of terms in the document-level keyword index (its BM25 length); 0 until indexed
+    term_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     embedder: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -122,6 +135,19 @@ class Chunk(Base):
     context: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     document: Mapped[Document] = relationship(back_populates="chunks")
+
+
+class DocumentTerm(Base):
+    """One row of the document-level keyword index: how often a stemmed ``term`` occurs in a
+    document (its text and context). Written in the transaction that makes the document ready."""
+
+    __tablename__ = "document_terms"
+    __table_args__ = (Index("ix_document_terms_term", "term", "collection_id"),)
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    collection_id: Mapped[int] = mapped_column(Integer)
+    tf: Mapped[int] = mapped_column(Integer)
 
 
 class IngestJob(Base):

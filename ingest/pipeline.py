@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.chunking import chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
 from ingest.embeddings import Embedder
-from ingest.index import VectorIndex
+from ingest.index import DocumentKeywordIndex, VectorIndex, document_terms
 from ingest.loaders import ParseError, content_type_for, parse_isolated
-from ingest.models import Chunk, Collection, Document, DocumentStatus, IngestJob, JobStatus, utcnow
+from ingest.models import Chunk, Collection, Document, DocumentStatus, DocumentTerm, IngestJob, JobStatus, utcnow
 from ingest.settings import Settings
 
 __all__ = ["DEFAULT_COLLECTION", "IngestPipeline", "file_sha256"]
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 64
+#: How many times a document's context (file name, title) counts in its document-level terms: a
+#: title field weighted up, as in BM25F (Robertson, Zaragoza & Taylor, CIKM 2004).
+CONTEXT_TERM_WEIGHT = 5
 PROGRESS_INTERVAL_S = 0.5
 
 JobCallback = Callable[[IngestJob], None]
@@ -256,8 +259,10 @@ class IngestPipeline:
             ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
             metas = [{"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs]
             self.vector_index.upsert(doc.collection_id, ids, vectors, metas)
+            terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
             with self.session_factory.begin() as session:
                 session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+                term_count = DocumentKeywordIndex.write(session, doc.id, doc.collection_id, terms)
                 session.add_all(
                     Chunk(
                         chunk_id=cid,
@@ -280,6 +285,7 @@ class IngestPipeline:
                 stored_doc.pages_without_text = parsed.pages_without_text
                 stored_doc.page_spans = [list(span) for span in spans]
                 stored_doc.chunk_count = len(specs)
+                stored_doc.term_count = term_count
                 stored_doc.embedder = self.embedder.name
                 stored_job = session.get_one(IngestJob, job_id)
                 stored_job.status = JobStatus.done.value
@@ -339,6 +345,7 @@ class IngestPipeline:
             stored = Path(doc.stored_path)
             collection_id = doc.collection_id
             session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            session.execute(delete(DocumentTerm).where(DocumentTerm.document_id == document_id))
             session.delete(doc)
             shared = session.scalars(
                 select(Document.id).where(Document.stored_path == str(stored), Document.id != document_id)

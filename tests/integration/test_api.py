@@ -252,3 +252,26 @@ def test_html_and_docx_are_ingested_with_their_sections(client: Any, tmp_path: P
     assert "Menu Home" not in top["text"]
     top = client.post("/api/retrieve", json={"query": "iron oxide in celadon", "k": 1}).json()["results"][0]
     assert top["filename"] == "recipes.docx" and top["section"] == "Glaze recipes"
+
+
+def test_hybrid_ranks_the_named_companys_page_first_though_the_page_never_names_it(
+    client: Any, tmp_path: Path
+) -> None:
+    def filing(name: str, company: str, sales: int) -> Path:
+        return make_pdf(
+            tmp_path / name,
+            [
+                f"{company} Corporation quarterly report. {company} designs and sells industrial pumps; "
+                f"{company} employs 4,000 people and {company} shares trade on the exchange.",
+                f"Total net sales were {sales} million dollars for the quarter, up from {sales - 31} million.",
+            ],
+        )
+
+    upload(client, filing("report-a.pdf", "Acme", 512), filing("report-b.pdf", "Globex", 733))
+    for company, sales in (("Acme", "512"), ("Globex", "733")):
+        body = client.post(
+            "/api/retrieve", json={"query": f"What were {company}'s total net sales?", "k": 4, "mode": "hybrid"}
+        ).json()
+        sales_pages = [r for r in body["results"] if r["page_start"] == 2]
+        assert f"{sales} million" in sales_pages[0]["text"], (company, body["results"])
+        assert "documents" in body["timings_ms"]

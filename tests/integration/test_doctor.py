@@ -74,3 +74,26 @@ def test_doctor_finds_and_repairs_every_kind_of_drift(
     code, after = _doctor(settings)
     assert code == 0 and after["healthy"], after
     assert index.count() == first.chunks + second.chunks  # both documents whole again
+
+
+def test_doctor_indexes_the_terms_of_documents_ingested_before_the_document_index(
+    settings: Settings, embedder: LocalOnnxEmbedder, tmp_path: Path
+) -> None:
+    _, factory = build_catalog(settings)
+    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    job = pipeline.run(pipeline.register(make_pdf(tmp_path / "harbour_2023.pdf", PAGES), "harbour_2023.pdf").id)
+    terms_sql = text("SELECT term, tf FROM document_terms WHERE document_id = :d")
+    with factory.begin() as session:
+        written = dict(session.execute(terms_sql, {"d": job.document_id}).tuples().all())
+        assert written["harbour"] >= 5 and written["dredg"] == 1  # context weighted up; Snowball stems
+        session.execute(text("DELETE FROM document_terms"))  # as if ingested before migration 0004
+        session.execute(text("UPDATE documents SET term_count = 0"))
+    code, report = _doctor(settings)
+    assert code == 1 and report["documents_missing_terms"] == [job.document_id]
+    code, repaired = _doctor(settings, "--repair")
+    assert code == 0 and "indexed the terms of 1 documents" in repaired["repaired"]
+    assert not any(r.startswith("requeued:") for r in repaired["repaired"])  # nothing re-embedded
+    with factory() as session:
+        assert dict(session.execute(terms_sql, {"d": job.document_id}).tuples().all()) == written
+    assert _doctor(settings)[1]["healthy"]
