@@ -10,18 +10,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from ingest.bulk import FileResult
 from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.models import IngestJob
 from ingest.settings import Settings
 
 __all__ = ["app"]
@@ -30,17 +41,7 @@ app = typer.Typer(help="docent: grounded, cited answers over your own documents.
 console = Console()
 err_console = Console(stderr=True)
 
-TERMINAL = ("done", "failed", "duplicate")
-
-
-@dataclass
-class FileOutcome:
-    path: str
-    status: str  # ingested | duplicate | failed
-    pages: int | None = None
-    chunks: int | None = None
-    reason: str | None = None
-    seconds: float = 0.0
+TERMINAL = ("done", "failed", "cancelled", "duplicate")
 
 
 def _logging(verbose: bool) -> None:
@@ -49,106 +50,144 @@ def _logging(verbose: bool) -> None:
     )
 
 
-def _collect(paths: list[Path], recursive: bool) -> tuple[list[Path], list[FileOutcome]]:
-    """Supported files under ``paths`` (sorted, de-duplicated) and outcomes for unusable paths."""
-    found: dict[Path, None] = {}
-    problems: list[FileOutcome] = []
+def _collect(paths: list[Path], recursive: bool) -> tuple[list[tuple[Path, str]], list[FileResult]]:
+    """Supported files under ``paths`` as ``(path, name)``, sorted and de-duplicated, and results
+    for unusable paths. A file inside a given folder is named by its path relative to that folder
+    (``2023/report.pdf``), so same-named files in different sub-folders stay distinct documents; a
+    file given directly is named by its file name."""
+    found: dict[Path, str] = {}
+    problems: list[FileResult] = []
     for path in paths:
         if path.is_dir():
             pattern = path.rglob("*") if recursive else path.glob("*")
             for item in sorted(pattern):
                 if item.is_file() and item.suffix.lower() in SUPPORTED_EXTENSIONS:
-                    found.setdefault(item.resolve(), None)
+                    found.setdefault(item.resolve(), item.relative_to(path).as_posix())
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_EXTENSIONS:
-                found.setdefault(path.resolve(), None)
+                found.setdefault(path.resolve(), path.name)
             else:
                 supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-                problems.append(FileOutcome(str(path), "failed", reason=f"unsupported type; supported: {supported}"))
+                problems.append(
+                    FileResult(str(path), path.name, "failed", reason=f"unsupported type; supported: {supported}")
+                )
         else:
-            problems.append(FileOutcome(str(path), "failed", reason="no such file or directory"))
-    return list(found), problems
+            problems.append(FileResult(str(path), path.name, "failed", reason="no such file or directory"))
+    return list(found.items()), problems
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}", justify="left"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-    )
+class _IngestDisplay:
+    """Rich progress for a bulk ingest: files (with ETA), pages parsed and chunks embedded per
+    second, and the file being embedded."""
+
+    def __init__(self, total_files: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}", justify="left"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=err_console,
+        )
+        self.files = self.progress.add_task("files", total=total_files, detail="")
+        self.current = self.progress.add_task("", total=None, detail="")
+        self.started = time.perf_counter()
+        self.pages: dict[str, int] = {}
+        self.chunks: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def job(self, job: IngestJob) -> None:
+        with self._lock:
+            self.pages[job.id] = job.pages_done or 0
+            self.chunks[job.id] = job.chunks_embedded or 0
+            elapsed = max(1e-6, time.perf_counter() - self.started)
+            pages, chunks = sum(self.pages.values()), sum(self.chunks.values())
+            rate = f"{pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s"
+            self.progress.update(self.files, detail=rate)
+            if job.status == "embedding":
+                self.progress.update(
+                    self.current,
+                    description=job.filename[-40:],
+                    completed=job.chunks_embedded,
+                    total=job.chunks,
+                    detail="embedding",
+                )
+
+    def result(self, result: FileResult) -> None:
+        self.progress.advance(self.files)
 
 
-def _ingest_local(settings: Settings, files: list[Path], collection: str) -> list[FileOutcome]:
+def _ingest_local(
+    settings: Settings, files: list[tuple[Path, str]], collection: str, *, parse_workers: int
+) -> list[FileResult]:
+    from ingest.bulk import ingest_files
     from ingest.db import build_catalog
     from ingest.embeddings import build_embedder
     from ingest.index import VectorIndex
-    from ingest.models import IngestJob
     from ingest.pipeline import IngestPipeline
 
     _, session_factory = build_catalog(settings)
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
     pipeline = IngestPipeline(settings=settings, session_factory=session_factory, embedder=embedder, vector_index=index)
-    outcomes: list[FileOutcome] = []
-    with _progress() as progress:
-        overall = progress.add_task("files", total=len(files), detail="")
-        current = progress.add_task("", total=None, detail="")
-        for path in files:
-            started = time.perf_counter()
-            progress.update(current, description=path.name[:40], completed=0, total=None, detail="hashing")
-
-            def show(job: IngestJob) -> None:
-                if job.status == "embedding":
-                    progress.update(current, completed=job.chunks_embedded, total=job.chunks, detail="embedding chunks")
-                elif job.pages_total:
-                    progress.update(
-                        current, completed=job.pages_done, total=job.pages_total, detail=f"{job.status} pages"
-                    )
-
-            job = pipeline.register(path, path.name, collection)
-            if job.status == "queued":
-                job = pipeline.run(job.id, on_progress=show)
-            outcomes.append(_outcome(str(path), job.status, job.pages_total, job.chunks, job.error, started))
-            progress.advance(overall)
-    return outcomes
+    resumed = pipeline.requeue_interrupted()  # a run stopped by Ctrl-C or a crash continues here
+    if resumed:
+        err_console.print(f"resuming {len(resumed)} interrupted job(s)")
+    display = _IngestDisplay(len(files))
+    with display.progress:
+        return ingest_files(
+            pipeline,
+            files,
+            collection,
+            parse_workers=parse_workers,
+            on_progress=display.job,
+            on_result=display.result,
+        )
 
 
-def _outcome(
-    path: str, status: str, pages: int | None, chunks: int | None, error: str | None, started: float
-) -> FileOutcome:
-    label = {"done": "ingested", "duplicate": "duplicate"}.get(status, "failed")
-    return FileOutcome(path, label, pages, chunks, error, round(time.perf_counter() - started, 2))
-
-
-def _ingest_remote(server: str, files: list[Path], collection: str) -> list[FileOutcome]:
+def _ingest_remote(server: str, files: list[tuple[Path, str]], collection: str) -> list[FileResult]:
     import httpx
 
-    outcomes: list[FileOutcome] = []
-    with httpx.Client(base_url=server, timeout=httpx.Timeout(600, connect=5)) as client, _progress() as progress:
-        overall = progress.add_task("files (via server)", total=len(files), detail="")
-        for path in files:
+    results: list[FileResult] = []
+    with (
+        httpx.Client(base_url=server, timeout=httpx.Timeout(600, connect=5)) as client,
+        Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err_console,
+        ) as progress,
+    ):  # fmt: skip
+        overall = progress.add_task("files (via server)", total=len(files))
+        for path, name in files:
             started = time.perf_counter()
             with path.open("rb") as handle:
-                response = client.post(
-                    "/api/documents", files={"files": (path.name, handle)}, data={"collection": collection}
-                )
+                files_field = {"files": (name, handle)}
+                response = client.post("/api/documents", files=files_field, data={"collection": collection})
             if response.status_code != 202:
-                outcomes.append(FileOutcome(str(path), "failed", reason=response.json().get("detail", response.text)))
+                reason = response.json().get("detail", response.text)
+                results.append(FileResult(str(path), name, "failed", reason=reason))
                 progress.advance(overall)
                 continue
             job = response.json()["jobs"][0]
             while job["status"] not in TERMINAL:
                 time.sleep(0.5)
                 job = client.get(f"/api/jobs/{job['id']}").json()
-            outcomes.append(
-                _outcome(str(path), job["status"], job["pages_total"], job["chunks"], job["error"], started)
+            label = {"done": "ingested", "duplicate": "duplicate", "cancelled": "cancelled"}.get(
+                job["status"], "failed"
+            )
+            results.append(
+                FileResult(
+                    str(path),
+                    name,
+                    label,
+                    job["pages_total"],
+                    job["chunks"] or None,
+                    job["error"],
+                    round(time.perf_counter() - started, 2),
+                )
             )
             progress.advance(overall)
-    return outcomes
+    return results
 
 
 def _server_url(settings: Settings) -> str | None:
@@ -171,16 +210,20 @@ def ingest(
     server: Annotated[
         str | None, typer.Option(help="Upload through this docent server instead of writing locally.")
     ] = None,
+    parse_workers: Annotated[
+        int, typer.Option(min=1, help="Files parsed ahead while one is embedded (default: cores - 1, at least 1).")
+    ] = max(1, (os.cpu_count() or 2) - 1),
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Ingest PDF, TXT, Markdown, HTML and DOCX files; files already ingested (same content) are reported as
-    duplicates. Exits 1 if any file failed."""
+    """Ingest PDF, TXT, Markdown, HTML and DOCX files. Files already ingested (same content) are
+    duplicates; a file name seen before with new content replaces the old version. Ctrl-C stops
+    cleanly and a rerun continues where it stopped. Exits 1 if any file failed, 130 if interrupted."""
     from ingest.index import WriterLockHeld, acquire_writer_lock
 
     _logging(verbose)
     settings = Settings()
-    files, outcomes = _collect(paths, recursive)
+    files, results = _collect(paths, recursive)
     started = time.perf_counter()
     lock = None
     if server is None:
@@ -193,37 +236,54 @@ def ingest(
                 raise typer.Exit(2) from exc
             err_console.print(f"a docent server holds the index; uploading through {server}")
     try:
-        outcomes += _ingest_remote(server, files, collection) if server else _ingest_local(settings, files, collection)
+        if server:
+            results += _ingest_remote(server, files, collection)
+        else:
+            results += _ingest_local(settings, files, collection, parse_workers=parse_workers)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted: nothing half-written is kept; run the same command to continue[/]")
+        raise typer.Exit(130) from None
     finally:
         if lock is not None:
             lock.release()
-    elapsed = time.perf_counter() - started
-    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("ingested", "duplicate", "failed")}
-    if as_json:
-        summary = {"files": [asdict(o) for o in outcomes], "counts": counts, "seconds": round(elapsed, 2)}
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    else:
-        table = Table(title=f"docent ingest: {len(outcomes)} files in {elapsed:.1f} s")
-        for column in ("file", "result", "pages", "chunks", "seconds", "reason"):
-            table.add_column(column)
-        colour = {"ingested": "green", "duplicate": "yellow", "failed": "red"}
-        for o in outcomes:
-            table.add_row(
-                Path(o.path).name,
-                f"[{colour[o.status]}]{o.status}[/]",
-                str(o.pages or ""),
-                str(o.chunks or ""),
-                f"{o.seconds:.1f}",
-                o.reason or "",
-            )
-        console.print(table)
-        console.print(
-            f"ingested {counts['ingested']}, duplicate {counts['duplicate']}, failed {counts['failed']}; "
-            f"pages {sum(o.pages or 0 for o in outcomes if o.status == 'ingested')}, "
-            f"chunks {sum(o.chunks or 0 for o in outcomes if o.status == 'ingested')}"
-        )
-    if counts["failed"]:
+    _report_ingest(results, time.perf_counter() - started, as_json)
+    if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+
+
+def _report_ingest(results: list[FileResult], elapsed: float, as_json: bool) -> None:
+    counts = {k: sum(1 for r in results if r.status == k) for k in ("ingested", "duplicate", "failed", "cancelled")}
+    done = [r for r in results if r.status == "ingested"]
+    pages, chunks = sum(r.pages or 0 for r in done), sum(r.chunks or 0 for r in done)
+    if as_json:
+        summary = {
+            "files": [asdict(r) for r in results],
+            "counts": counts,
+            "pages": pages,
+            "chunks": chunks,
+            "seconds": round(elapsed, 2),
+        }
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    table = Table(title=f"docent ingest: {len(results)} files in {elapsed:.1f} s")
+    for column in ("file", "result", "pages", "chunks", "seconds", "reason"):
+        table.add_column(column)
+    colour = {"ingested": "green", "duplicate": "yellow", "failed": "red", "cancelled": "yellow"}
+    for r in results:
+        table.add_row(
+            r.name,
+            f"[{colour[r.status]}]{r.status}[/]",
+            str(r.pages or ""),
+            str(r.chunks or ""),
+            f"{r.seconds:.1f}",
+            r.reason or "",
+        )
+    console.print(table)
+    console.print(
+        f"ingested {counts['ingested']}, duplicate {counts['duplicate']}, failed {counts['failed']}; "
+        f"pages {pages}, chunks {chunks}; {pages / max(elapsed, 1e-6):.1f} pages/s, "
+        f"{chunks / max(elapsed, 1e-6):.1f} chunks/s"
+    )
 
 
 def _retriever(settings: Settings) -> Any:
@@ -361,7 +421,7 @@ def eval_(
     files, _ = _collect([folder], recursive=False)
     lock = acquire_writer_lock(settings)
     try:
-        outcomes = _ingest_local(settings, files, name)
+        outcomes = _ingest_local(settings, files, name, parse_workers=max(1, (os.cpu_count() or 2) - 1))
     finally:
         if lock is not None:
             lock.release()

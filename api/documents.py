@@ -14,6 +14,7 @@ import queue
 import tempfile
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import UploadFile
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import DocumentNotFound, JobNotFound, PayloadTooLarge, UnsupportedDocument
 from api.schemas import DocumentPublic, JobPublic
 from ingest.loaders import ParseError, content_type_for
-from ingest.models import Collection, Document, IngestJob
+from ingest.models import Collection, Document, IngestJob, JobStatus
 from ingest.pipeline import DEFAULT_COLLECTION, IngestPipeline
 
 __all__ = ["DocumentService", "IngestWorker", "document_public", "job_public"]
@@ -31,6 +32,30 @@ __all__ = ["DocumentService", "IngestWorker", "document_public", "job_public"]
 logger = logging.getLogger(__name__)
 
 READ_BLOCK = 1 << 20
+
+
+#: Share of a job's time spent parsing and chunking (the rest is embedding and indexing), from
+#: ``make bench`` on the SEC 10-Q filings; used to turn stage progress into one fraction.
+PARSE_SHARE = 0.15
+
+
+def job_eta_s(job: IngestJob, now: datetime | None = None) -> float | None:
+    """Seconds left for a running job, extrapolated from its elapsed time and progress fraction
+    (pages parsed, then chunks embedded, weighted by ``PARSE_SHARE``); None when not running or
+    too early to tell (under 2% done)."""
+    if job.started_at is None or JobStatus(job.status).terminal or job.status == JobStatus.queued:
+        return None
+    if job.status == JobStatus.parsing:
+        done = PARSE_SHARE * (job.pages_done / job.pages_total if job.pages_total else 0.0)
+    elif job.status == JobStatus.embedding:
+        done = PARSE_SHARE + (1 - PARSE_SHARE) * (job.chunks_embedded / job.chunks if job.chunks else 0.0)
+    else:  # chunking, indexing
+        done = PARSE_SHARE if job.status == JobStatus.chunking else 0.99
+    if done < 0.02:
+        return None
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
+    return round(max(0.0, elapsed * (1 - done) / done), 1)
 
 
 def job_public(job: IngestJob) -> JobPublic:
@@ -46,6 +71,7 @@ def job_public(job: IngestJob) -> JobPublic:
         pages_done=job.pages_done,
         chunks=job.chunks,
         chunks_embedded=job.chunks_embedded,
+        eta_s=job_eta_s(job),
         created_at=job.created_at,
         updated_at=job.updated_at,
         finished_at=job.finished_at,
@@ -76,16 +102,23 @@ class IngestWorker:
         self.pipeline = pipeline
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._queued: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="docent-ingest", daemon=True)
 
     def start(self) -> None:
         """Start the thread and re-queue jobs left unfinished by a previous run."""
-        for job_id in self.pipeline.unfinished_job_ids():
+        for job_id in self.pipeline.requeue_interrupted():
             logger.info("re-queueing interrupted job_id=%s", job_id)
-            self._queue.put(job_id)
+            self.submit(job_id)
         self._thread.start()
 
     def submit(self, job_id: str) -> None:
+        """Queue ``job_id`` unless it is queued already (the same content uploaded again)."""
+        with self._lock:
+            if job_id in self._queued:
+                return
+            self._queued.add(job_id)
         self._queue.put(job_id)
 
     def stop(self, timeout: float = 10.0) -> bool:
@@ -106,6 +139,8 @@ class IngestWorker:
             job_id = self._queue.get()
             if job_id is None or self._stopping.is_set():
                 return
+            with self._lock:
+                self._queued.discard(job_id)
             try:
                 self.pipeline.run(job_id)
             except Exception:  # the worker must outlive any one job; the pipeline already failed it
@@ -196,6 +231,11 @@ class DocumentService:
         """Delete catalog rows, keyword entries and vectors. Raises ``DocumentNotFound``."""
         if not self.pipeline.delete_document(document_id):
             raise DocumentNotFound(f"no document {document_id}")
+
+    def cancel_job(self, job_id: str) -> JobPublic:
+        """Cancel a queued or running job (see ``IngestPipeline.cancel_job``). Raises ``JobNotFound``."""
+        self.job(job_id)
+        return job_public(self.pipeline.cancel_job(job_id))
 
     def job(self, job_id: str) -> JobPublic:
         """Raises ``JobNotFound``."""

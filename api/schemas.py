@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # -- documents and jobs -------------------------------------------------------------------------
 
-JobStatusName = Literal["queued", "parsing", "chunking", "embedding", "indexing", "done", "failed", "duplicate"]
+JobStatusName = Literal[
+    "queued", "parsing", "chunking", "embedding", "indexing", "done", "failed", "cancelled", "duplicate"
+]
 
 
 class JobPublic(BaseModel):
@@ -26,6 +28,8 @@ class JobPublic(BaseModel):
     pages_done: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
+    #: estimated seconds to finish (running jobs, once there is progress to extrapolate from)
+    eta_s: float | None = None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None

@@ -60,11 +60,12 @@ class JobStatus(enum.StrEnum):
     indexing = "indexing"
     done = "done"
     failed = "failed"
+    cancelled = "cancelled"
     duplicate = "duplicate"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.done, JobStatus.failed, JobStatus.duplicate)
+        return self in (JobStatus.done, JobStatus.failed, JobStatus.cancelled, JobStatus.duplicate)
 
 
 class Collection(Base):

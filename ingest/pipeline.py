@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +23,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.chunking import chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
+from ingest.chunking import ChunkSpec, chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
 from ingest.embeddings import Embedder
 from ingest.index import DocumentKeywordIndex, VectorIndex, document_terms
 from ingest.loaders import ParseError, content_type_for, parse_isolated
 from ingest.models import Chunk, Collection, Document, DocumentStatus, DocumentTerm, IngestJob, JobStatus, utcnow
 from ingest.settings import Settings
 
-__all__ = ["DEFAULT_COLLECTION", "IngestPipeline", "file_sha256"]
+__all__ = ["DEFAULT_COLLECTION", "IngestPipeline", "Prepared", "file_sha256"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,40 @@ CONTEXT_TERM_WEIGHT = 5
 PROGRESS_INTERVAL_S = 0.5
 
 JobCallback = Callable[[IngestJob], None]
+
+
+class _Deleted(Exception):
+    """The document's row vanished (deleted) before its chunks were committed."""
+
+
+@dataclass
+class Prepared:
+    """A parsed and chunked document, ready for ``IngestPipeline.index``: chunk specs with their
+    sections and contexts (what is embedded with each), page spans and document terms."""
+
+    job_id: str
+    document_id: str
+    collection_id: int
+    sha256: str
+    filename: str
+    pages: int
+    pages_without_text: int
+    page_spans: list[tuple[int, int]]
+    specs: list[ChunkSpec]
+    sections: list[str]
+    contexts: list[str]
+    terms: Counter[str]
+    cancel: threading.Event
+    on_progress: JobCallback | None = None
+
+
+@dataclass(frozen=True)
+class _Removed:
+    """A document whose catalog rows are gone: its vectors and (unless shared) file go next."""
+
+    document_id: str
+    collection_id: int
+    stored: Path | None
 
 
 def file_sha256(path: Path) -> str:
@@ -89,6 +125,8 @@ class IngestPipeline:
         self.session_factory = session_factory
         self.embedder = embedder
         self.vector_index = vector_index
+        self._events_lock = threading.Lock()
+        self._cancel_events: dict[str, threading.Event] = {}
 
     # -- catalog helpers -------------------------------------------------------------------------
 
@@ -163,7 +201,16 @@ class IngestPipeline:
             doc = session.scalars(
                 select(Document).where(Document.collection_id == coll.id, Document.sha256 == digest)
             ).first()
-            if doc is not None and doc.status != DocumentStatus.failed:
+            if doc is not None and doc.status == DocumentStatus.pending:  # queued or interrupted: that job
+                unfinished = [j.value for j in JobStatus if not j.terminal]
+                running = session.scalars(
+                    select(IngestJob.id)
+                    .where(IngestJob.document_id == doc.id, IngestJob.status.in_(unfinished))
+                    .order_by(IngestJob.created_at.desc())
+                ).first()
+                if running is not None:
+                    return running
+            if doc is not None and doc.status == DocumentStatus.ready:
                 job = IngestJob(
                     document_id=doc.id,
                     collection_id=coll.id,
@@ -188,7 +235,7 @@ class IngestPipeline:
                     stored_path=str(stored),
                 )
                 session.add(doc)
-            else:  # a failed document gets another try
+            else:  # a failed (or stuck) document gets another try
                 doc.status = DocumentStatus.pending.value
                 doc.error = None
                 doc.filename = filename
@@ -197,6 +244,15 @@ class IngestPipeline:
             session.add(job)
             session.flush()
             return job.id
+
+    def requeue_interrupted(self) -> list[str]:
+        """Reset jobs left unfinished by a process that died (or was stopped) to ``queued``, oldest
+        first, and return their ids. Call it only while holding the writer lock, before any job of
+        this process runs: a job in progress elsewhere would be run twice."""
+        ids = self.unfinished_job_ids()
+        for job_id in ids:
+            self.update_job(job_id, status=JobStatus.queued.value, error=None, error_code=None)
+        return ids
 
     def unfinished_job_ids(self) -> list[str]:
         """Jobs not in a terminal state (interrupted by a restart), oldest first."""
@@ -211,10 +267,20 @@ class IngestPipeline:
     # -- running ---------------------------------------------------------------------------------
 
     def run(self, job_id: str, on_progress: JobCallback | None = None) -> IngestJob:
-        """Run job ``job_id`` to ``done`` or ``failed``; never raises for a bad file.
+        """Run job ``job_id`` to ``done`` or ``failed`` (``prepare`` then ``index``); never raises
+        for a bad file. ``on_progress`` receives the job after each (throttled) update."""
+        prepared = self.prepare(job_id, on_progress)
+        if isinstance(prepared, IngestJob):
+            return prepared
+        return self.index(prepared)
 
-        ``on_progress`` receives the job after each (throttled) update.
-        """
+    def prepare(
+        self, job_id: str, on_progress: JobCallback | None = None, *, cancel: threading.Event | None = None
+    ) -> Prepared | IngestJob:
+        """The CPU-light half of a job, safe to run ahead in another thread: parse (in an isolated
+        child process), chunk, and gather sections and document terms. Returns what ``index``
+        needs, or the job itself when it is already over or has just failed (a bad file, the
+        document deleted, ``cancel`` set). Never raises for a bad file."""
         with self.session_factory() as session:
             job = session.get_one(IngestJob, job_id)
             if JobStatus(job.status).terminal:
@@ -224,6 +290,7 @@ class IngestPipeline:
             self._fail(job_id, None, "document_deleted", "the document was deleted before it was ingested")
             return self.get_job(job_id)
         doc = found
+        cancel = self._cancel_event(job_id, cancel)
         progress = _Progress(self, job_id, on_progress)
         progress(force=True, status=JobStatus.parsing.value, started_at=utcnow(), error=None, error_code=None)
         try:
@@ -233,6 +300,7 @@ class IngestPipeline:
                 timeout_s=self.settings.parse_timeout_s,
                 memory_mb=self.settings.parse_memory_mb,
                 progress=lambda done, total: progress(pages_done=done, pages_total=total),
+                cancel=cancel,
             )
             progress(
                 force=True, status=JobStatus.chunking.value, pages_total=len(parsed.pages), pages_done=len(parsed.pages)
@@ -245,29 +313,70 @@ class IngestPipeline:
             )
             if not specs:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
-            progress(force=True, status=JobStatus.embedding.value, chunks=len(specs), chunks_embedded=0)
             _, spans = document_text(parsed.pages)
             sections = chunk_sections(specs, parsed.headings, spans)
             base_context = document_context(doc.filename, parsed.title)
             contexts = [f"{base_context} · {section}" if section else base_context for section in sections]
+            terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
+        except ParseError as exc:
+            self._forget(job_id)
+            self._fail(job_id, doc.id, exc.code, exc.message)
+            return self.get_job(job_id)
+        except Exception as exc:  # any other failure fails this job with its reason, never the process
+            self._forget(job_id)
+            logger.exception("ingest failed job_id=%s file=%s", job_id, doc.filename)
+            self._fail(job_id, doc.id, "internal_error", f"{type(exc).__name__}: {exc}")
+            return self.get_job(job_id)
+        return Prepared(
+            cancel=cancel,
+            job_id=job_id,
+            document_id=doc.id,
+            collection_id=doc.collection_id,
+            sha256=doc.sha256,
+            filename=doc.filename,
+            pages=len(parsed.pages),
+            pages_without_text=parsed.pages_without_text,
+            page_spans=spans,
+            specs=specs,
+            sections=sections,
+            contexts=contexts,
+            terms=terms,
+            on_progress=on_progress,
+        )
+
+    def index(self, prepared: Prepared) -> IngestJob:
+        """The CPU-heavy half: embed the chunks, upsert the vectors, then write the catalog in one
+        transaction (chunk rows, keyword entries, document terms, ready), replacing earlier
+        versions of the same file name in the collection. Never raises for a bad file."""
+        p = prepared
+        job_id = p.job_id
+        progress = _Progress(self, job_id, p.on_progress)
+        try:
+            progress(force=True, status=JobStatus.embedding.value, chunks=len(p.specs), chunks_embedded=0)
             vectors: list[list[float]] = []
-            for begin in range(0, len(specs), EMBED_BATCH):
-                batch = range(begin, min(begin + EMBED_BATCH, len(specs)))
-                vectors.extend(self.embedder.embed([f"{contexts[i]}\n{specs[i].text}" for i in batch]))
+            for begin in range(0, len(p.specs), EMBED_BATCH):
+                if p.cancel.is_set():
+                    raise ParseError("cancelled", "ingestion was cancelled")
+                batch = range(begin, min(begin + EMBED_BATCH, len(p.specs)))
+                vectors.extend(self.embedder.embed([f"{p.contexts[i]}\n{p.specs[i].text}" for i in batch]))
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
-            ids = [chunk_id_for(doc.sha256, doc.collection_id, s.ordinal) for s in specs]
-            metas = [{"document_id": doc.id, "collection_id": doc.collection_id, "page": s.page_start} for s in specs]
-            self.vector_index.upsert(doc.collection_id, ids, vectors, metas)
-            terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
+            ids = [chunk_id_for(p.sha256, p.collection_id, s.ordinal) for s in p.specs]
+            metas = [
+                {"document_id": p.document_id, "collection_id": p.collection_id, "page": s.page_start} for s in p.specs
+            ]
+            self.vector_index.upsert(p.collection_id, ids, vectors, metas)
             with self.session_factory.begin() as session:
-                session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
-                term_count = DocumentKeywordIndex.write(session, doc.id, doc.collection_id, terms)
+                stored_doc = session.get(Document, p.document_id)
+                if stored_doc is None:  # deleted while it was being embedded
+                    raise _Deleted
+                session.execute(delete(Chunk).where(Chunk.document_id == p.document_id))
+                term_count = DocumentKeywordIndex.write(session, p.document_id, p.collection_id, p.terms)
                 session.add_all(
                     Chunk(
                         chunk_id=cid,
-                        document_id=doc.id,
-                        collection_id=doc.collection_id,
+                        document_id=p.document_id,
+                        collection_id=p.collection_id,
                         ordinal=s.ordinal,
                         page_start=s.page_start,
                         page_end=s.page_end,
@@ -277,38 +386,74 @@ class IngestPipeline:
                         section=section,
                         context=context,
                     )
-                    for cid, s, section, context in zip(ids, specs, sections, contexts, strict=True)
+                    for cid, s, section, context in zip(ids, p.specs, p.sections, p.contexts, strict=True)
                 )
-                stored_doc = session.get_one(Document, doc.id)
                 stored_doc.status = DocumentStatus.ready.value
-                stored_doc.pages = len(parsed.pages)
-                stored_doc.pages_without_text = parsed.pages_without_text
-                stored_doc.page_spans = [list(span) for span in spans]
-                stored_doc.chunk_count = len(specs)
+                stored_doc.error = None
+                stored_doc.pages = p.pages
+                stored_doc.pages_without_text = p.pages_without_text
+                stored_doc.page_spans = [list(span) for span in p.page_spans]
+                stored_doc.chunk_count = len(p.specs)
                 stored_doc.term_count = term_count
                 stored_doc.embedder = self.embedder.name
                 stored_job = session.get_one(IngestJob, job_id)
                 stored_job.status = JobStatus.done.value
                 stored_job.finished_at = utcnow()
+                replaced = self._remove_rows(
+                    session,
+                    session.scalars(
+                        select(Document).where(
+                            Document.collection_id == p.collection_id,
+                            Document.filename == p.filename,
+                            Document.id != p.document_id,
+                            Document.status != DocumentStatus.pending.value,
+                        )
+                    ).all(),
+                )
+            self._remove_stored(replaced)  # earlier versions of this file name: gone with this commit
             logger.info(
-                "ingested document_id=%s file=%s pages=%d chunks=%d",
-                doc.id,
-                doc.filename,
-                len(parsed.pages),
-                len(specs),
+                "ingested document_id=%s file=%s pages=%d chunks=%d", p.document_id, p.filename, p.pages, len(p.specs)
             )
-        except ParseError as exc:
-            self._fail(job_id, doc.id, exc.code, exc.message)
+        except _Deleted:
+            self._discard_vectors(p.document_id, p.collection_id)
+            self._fail(job_id, None, "document_deleted", "the document was deleted while it was being ingested")
+        except ParseError as exc:  # cancelled before any vector was written
+            self._fail(job_id, p.document_id, exc.code, exc.message)
         except Exception as exc:  # any other failure fails this job with its reason, never the process
-            logger.exception("ingest failed job_id=%s file=%s", job_id, doc.filename)
-            if not self._is_ready(doc.id):  # never remove the vectors of a document another run completed
-                self._discard_vectors(doc.id, doc.collection_id)
-            self._fail(job_id, doc.id, "internal_error", f"{type(exc).__name__}: {exc}")
-        with self.session_factory() as session:
-            final = session.get_one(IngestJob, job_id)
-        if on_progress is not None:
-            on_progress(final)
+            logger.exception("ingest failed job_id=%s file=%s", job_id, p.filename)
+            if not self._is_ready(p.document_id):  # never remove the vectors of a document another run completed
+                self._discard_vectors(p.document_id, p.collection_id)
+            self._fail(job_id, p.document_id, "internal_error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._forget(job_id)
+        final = self.get_job(job_id)
+        if p.on_progress is not None:
+            p.on_progress(final)
         return final
+
+    def _cancel_event(self, job_id: str, given: threading.Event | None) -> threading.Event:
+        """Register the event that cancels ``job_id`` while it runs (the caller's, or a new one)."""
+        with self._events_lock:
+            event = self._cancel_events[job_id] = given or threading.Event()
+            return event
+
+    def _forget(self, job_id: str) -> None:
+        with self._events_lock:
+            self._cancel_events.pop(job_id, None)
+
+    def cancel_job(self, job_id: str) -> IngestJob:
+        """Cancel a job: a queued one at once, a running one at its next check (parsing within
+        0.25 s, embedding between batches; nothing is written once it is cancelled). Jobs already
+        over are returned unchanged."""
+        with self._events_lock:
+            running = self._cancel_events.get(job_id)
+            if running is not None:
+                running.set()
+        job = self.get_job(job_id)
+        if running is None and job.status == JobStatus.queued:
+            self._fail(job_id, job.document_id, "cancelled", "ingestion was cancelled before it started")
+            job = self.get_job(job_id)
+        return job
 
     def _is_ready(self, document_id: str) -> bool:
         with self.session_factory() as session:
@@ -322,10 +467,11 @@ class IngestPipeline:
             logger.exception("could not remove vectors of document_id=%s", document_id)
 
     def _fail(self, job_id: str, document_id: str | None, code: str, message: str) -> None:
-        """Mark the job failed, and its document too unless it is ready or gone (deleted)."""
+        """Mark the job failed (``cancelled`` for that code), and its document failed unless it
+        is ready or gone (deleted): uploading or ingesting the file again retries it."""
         with self.session_factory.begin() as session:
             job = session.get_one(IngestJob, job_id)
-            job.status = JobStatus.failed.value
+            job.status = JobStatus.cancelled.value if code == "cancelled" else JobStatus.failed.value
             job.error = message
             job.error_code = code
             job.finished_at = utcnow()
@@ -342,16 +488,29 @@ class IngestPipeline:
             doc = session.get(Document, document_id)
             if doc is None:
                 return False
-            stored = Path(doc.stored_path)
-            collection_id = doc.collection_id
-            session.execute(delete(Chunk).where(Chunk.document_id == document_id))
-            session.execute(delete(DocumentTerm).where(DocumentTerm.document_id == document_id))
-            session.delete(doc)
-            shared = session.scalars(
-                select(Document.id).where(Document.stored_path == str(stored), Document.id != document_id)
-            ).first()
-        self.vector_index.delete_document(document_id, collection_id)
-        if shared is None:
-            stored.unlink(missing_ok=True)
-        logger.info("deleted document_id=%s", document_id)
+            removed = self._remove_rows(session, [doc])
+        self._remove_stored(removed)
         return True
+
+    @staticmethod
+    def _remove_rows(session: Session, docs: Sequence[Document]) -> list[_Removed]:
+        """Delete ``docs`` with their chunk rows and terms in the caller's transaction; returns what
+        ``_remove_stored`` must clean up once it commits."""
+        removed: list[_Removed] = []
+        for doc in docs:
+            session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+            session.execute(delete(DocumentTerm).where(DocumentTerm.document_id == doc.id))
+            session.delete(doc)
+            session.flush()
+            shared = session.scalars(select(Document.id).where(Document.stored_path == doc.stored_path)).first()
+            removed.append(_Removed(doc.id, doc.collection_id, None if shared else Path(doc.stored_path)))
+        return removed
+
+    def _remove_stored(self, removed: Sequence[_Removed]) -> None:
+        """After the catalog commit: the removed documents' vectors and unshared stored files.
+        (Vectors without catalog rows are never returned, and ``docent doctor`` removes any left.)"""
+        for item in removed:
+            self._discard_vectors(item.document_id, item.collection_id)
+            if item.stored is not None:
+                item.stored.unlink(missing_ok=True)
+            logger.info("deleted document_id=%s", item.document_id)

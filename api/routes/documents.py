@@ -71,9 +71,18 @@ def get_job(job_id: str, service: DocumentsDep) -> JobPublic:
     return service.job(job_id)
 
 
+@router.post("/jobs/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+def cancel_job(job_id: str, service: DocumentsDep) -> JobPublic:
+    """Cancel an ingest job: a queued one ends `cancelled` at once, a running one within a moment
+    (watch its events); its document is left `failed` ("cancelled") and uploading the file again
+    retries it. A job already over is returned unchanged."""
+    return service.cancel_job(job_id)
+
+
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
 async def job_events(job_id: str, request: Request, service: DocumentsDep) -> EventSourceResponse:
-    """Server-sent `progress` events (a JobPublic each) until the job ends."""
+    """Server-sent `progress` events (a JobPublic each: stage, pages, chunks, `eta_s`) until the
+    job ends."""
     first = await asyncio.to_thread(service.job, job_id)
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -83,7 +92,7 @@ async def job_events(job_id: str, request: Request, service: DocumentsDep) -> Ev
             if payload != last:
                 yield {"event": "progress", "data": payload}
                 last = payload
-            if job.status in ("done", "failed", "duplicate") or await request.is_disconnected():
+            if job.status in ("done", "failed", "cancelled", "duplicate") or await request.is_disconnected():
                 return
             await asyncio.sleep(JOB_POLL_S)
             job = await asyncio.to_thread(service.job, job_id)

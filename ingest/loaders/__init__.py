@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class ParseError(Exception):
     """A file that cannot be turned into text. ``code`` is machine-readable, the message is for people.
 
     Codes: ``unsupported_format``, ``password_required``, ``no_text_layer``, ``malformed``,
-    ``timeout``, ``memory_limit``, ``parser_crashed``, ``decode_error``.
+    ``timeout``, ``memory_limit``, ``parser_crashed``, ``decode_error``, ``cancelled``.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -91,6 +92,8 @@ def content_type_for(filename: str) -> str:
 
 
 ProgressFn = Callable[[int, int], None]
+#: Longest wait between checks of a parse's ``cancel`` event, in seconds.
+CANCEL_POLL_S = 0.25
 
 
 def parse_file(path: Path, content_type: str, progress: ProgressFn | None = None) -> ParsedDocument:
@@ -150,12 +153,14 @@ def parse_isolated(
     timeout_s: float,
     memory_mb: int,
     progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> ParsedDocument:
     """Parse ``path`` in a child process limited to ``timeout_s`` seconds and ``memory_mb`` MB.
 
-    ``progress(pages_done, pages_total)`` is called as the child reports pages. Raises
-    ``ParseError`` with code ``timeout``, ``memory_limit`` or ``parser_crashed`` when the child is
-    killed or dies, or the loader's own code.
+    ``progress(pages_done, pages_total)`` is called as the child reports pages; setting ``cancel``
+    kills the child within ``CANCEL_POLL_S``. Raises ``ParseError`` with code ``timeout``,
+    ``memory_limit``, ``parser_crashed`` or ``cancelled`` when the child is killed or dies, or the
+    loader's own code.
     """
     ctx = multiprocessing.get_context("forkserver")
     receiver, sender = ctx.Pipe(duplex=False)
@@ -168,8 +173,12 @@ def parse_isolated(
     try:
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not receiver.poll(remaining):
+            if remaining <= 0:
                 raise ParseError("timeout", f"parsing took longer than {timeout_s:.0f} s")
+            if cancel is not None and cancel.is_set():
+                raise ParseError("cancelled", "parsing was cancelled")
+            if not receiver.poll(min(remaining, CANCEL_POLL_S)):
+                continue
             try:
                 message = receiver.recv()
             except (EOFError, OSError):

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-TERMINAL = ("done", "failed", "duplicate")
+TERMINAL = ("done", "failed", "cancelled", "duplicate")
 
 
 def wait_for_jobs(client: Any, job_ids: list[str], timeout_s: float = 180) -> list[dict[str, Any]]:

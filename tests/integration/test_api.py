@@ -254,9 +254,7 @@ def test_html_and_docx_are_ingested_with_their_sections(client: Any, tmp_path: P
     assert top["filename"] == "recipes.docx" and top["section"] == "Glaze recipes"
 
 
-def test_hybrid_ranks_the_named_companys_page_first_though_the_page_never_names_it(
-    client: Any, tmp_path: Path
-) -> None:
+def test_hybrid_ranks_the_named_companys_page_first_though_the_page_never_names_it(client: Any, tmp_path: Path) -> None:
     def filing(name: str, company: str, sales: int) -> Path:
         return make_pdf(
             tmp_path / name,

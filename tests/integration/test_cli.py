@@ -32,11 +32,11 @@ def test_ingest_folder_reports_each_file_and_reruns_as_duplicates(tmp_path: Path
     by_name = {Path(f["path"]).name: f for f in summary["files"]}
     assert set(by_name) == {"minutes.pdf", "notes.md", "broken.pdf"}
     assert by_name["minutes.pdf"]["status"] == "ingested" and by_name["minutes.pdf"]["pages"] == 1
-    assert by_name["notes.md"]["status"] == "ingested"
+    assert by_name["notes.md"]["status"] == "ingested" and by_name["notes.md"]["name"] == "sub/notes.md"
     assert by_name["broken.pdf"]["status"] == "failed" and by_name["broken.pdf"]["reason"]
     again = runner.invoke(app, ["ingest", str(folder / "minutes.pdf"), str(folder / "sub"), "--json"], env=env)
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout)["counts"] == {"ingested": 0, "duplicate": 2, "failed": 0}
+    assert json.loads(again.stdout)["counts"] == {"ingested": 0, "duplicate": 2, "failed": 0, "cancelled": 0}
 
     found = runner.invoke(app, ["search", "north channel depth", "-k", "2"], env=env)
     assert found.exit_code == 0 and "minutes.pdf" in found.stdout
