@@ -55,6 +55,7 @@ lint: deps
 	$(BIN)/mypy
 
 bench: deps
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m tests.bench.run
 
 clean:

@@ -164,8 +164,8 @@ def _ingest_remote(server: str, files: list[tuple[Path, str]], collection: str) 
                 files_field = {"files": (name, handle)}
                 response = client.post("/api/documents", files=files_field, data={"collection": collection})
             if response.status_code != 202:
-                reason = response.json().get("detail", response.text)
-                results.append(FileResult(str(path), name, "failed", reason=reason))
+                body = response.json()
+                results.append(FileResult(str(path), name, "failed", reason=body.get("detail"), code=body.get("code")))
                 progress.advance(overall)
                 continue
             job = response.json()["jobs"][0]
@@ -183,6 +183,7 @@ def _ingest_remote(server: str, files: list[tuple[Path, str]], collection: str) 
                     job["pages_total"],
                     job["chunks"] or None,
                     job["error"],
+                    job["error_code"],
                     round(time.perf_counter() - started, 2),
                 )
             )

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import queue
 import tempfile
 import threading
+import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
 from sqlalchemy import select
@@ -25,7 +27,7 @@ from api.errors import DocumentNotFound, JobNotFound, PayloadTooLarge, Unsupport
 from api.schemas import DocumentPublic, JobPublic
 from ingest.loaders import ParseError, content_type_for
 from ingest.models import Collection, Document, IngestJob, JobStatus
-from ingest.pipeline import DEFAULT_COLLECTION, IngestPipeline
+from ingest.pipeline import DEFAULT_COLLECTION, IngestPipeline, Prepared
 
 __all__ = ["DocumentService", "IngestWorker", "document_public", "job_public"]
 
@@ -37,6 +39,8 @@ READ_BLOCK = 1 << 20
 #: Share of a job's time spent parsing and chunking (the rest is embedding and indexing), from
 #: ``make bench`` on the SEC 10-Q filings; used to turn stage progress into one fraction.
 PARSE_SHARE = 0.15
+#: Longest sleep of an idle worker between looks at the catalog for queued jobs, in seconds.
+WORKER_IDLE_S = 1.0
 
 
 def job_eta_s(job: IngestJob, now: datetime | None = None) -> float | None:
@@ -56,6 +60,15 @@ def job_eta_s(job: IngestJob, now: datetime | None = None) -> float | None:
     started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
     elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
     return round(max(0.0, elapsed * (1 - done) / done), 1)
+
+
+def upload_name(filename: str | None) -> str:
+    """The name an upload is catalogued under: its relative path with ``/`` separators (``docent
+    ingest --server`` sends ``2023/report.pdf`` so same-named files in different folders stay
+    apart), without empty, ``.`` or ``..`` parts; at most 512 characters. The stored file is named
+    by its content hash, so the name is a label only."""
+    parts = [p for p in PurePosixPath((filename or "").replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+    return "/".join(parts)[-512:] or "upload"
 
 
 def job_public(job: IngestJob) -> JobPublic:
@@ -96,55 +109,67 @@ def document_public(doc: Document) -> DocumentPublic:
 
 
 class IngestWorker:
-    """A daemon thread that runs queued jobs one at a time through the pipeline."""
+    """Runs queued jobs in the background, oldest first, parsing ahead while it embeds.
 
-    def __init__(self, pipeline: IngestPipeline) -> None:
+    The queue is the catalog itself (jobs in ``queued``), so it survives restarts, never holds a
+    job twice and takes no memory however many files are uploaded; ``submit`` only wakes the
+    worker. One thread embeds and writes (one writer); ``parse_ahead`` threads parse the next jobs
+    (each parse in its own isolated child process) meanwhile.
+    """
+
+    def __init__(self, pipeline: IngestPipeline, *, parse_ahead: int = 1) -> None:
         self.pipeline = pipeline
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.parse_ahead = max(1, parse_ahead)
+        self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._queued: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="docent-ingest", daemon=True)
 
     def start(self) -> None:
-        """Start the thread and re-queue jobs left unfinished by a previous run."""
+        """Re-queue jobs left unfinished by a previous run, then start the thread."""
         for job_id in self.pipeline.requeue_interrupted():
             logger.info("re-queueing interrupted job_id=%s", job_id)
-            self.submit(job_id)
         self._thread.start()
 
     def submit(self, job_id: str) -> None:
-        """Queue ``job_id`` unless it is queued already (the same content uploaded again)."""
-        with self._lock:
-            if job_id in self._queued:
-                return
-            self._queued.add(job_id)
-        self._queue.put(job_id)
+        """Tell the worker a job was queued (it is already in the catalog)."""
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop after the running job (queued ones stay queued and resume at the next start).
-        Returns False when the running job outlived ``timeout`` (the thread is still writing)."""
+        """Stop: running jobs stop at their next check and stay unfinished, to resume at the next
+        start, as do queued ones. Returns False when the thread outlived ``timeout``."""
         self._stopping.set()
-        self._queue.put(None)
+        self.pipeline.shutdown()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Jobs waiting in ``queued``."""
+        return self.pipeline.queued_count()
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
-            job_id = self._queue.get()
-            if job_id is None or self._stopping.is_set():
-                return
-            with self._lock:
-                self._queued.discard(job_id)
-            try:
-                self.pipeline.run(job_id)
-            except Exception:  # the worker must outlive any one job; the pipeline already failed it
-                logger.exception("ingest worker error job_id=%s", job_id)
+        ahead: deque[tuple[str, Future[Prepared | IngestJob]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.parse_ahead, thread_name_prefix="docent-parse") as pool:
+            while not self._stopping.is_set():
+                try:
+                    while len(ahead) <= self.parse_ahead:
+                        job_id = self.pipeline.next_queued({j for j, _ in ahead})
+                        if job_id is None:
+                            break
+                        ahead.append((job_id, pool.submit(self.pipeline.prepare, job_id)))
+                    if not ahead:
+                        self._wake.wait(WORKER_IDLE_S)
+                        self._wake.clear()
+                        continue
+                    job_id, future = ahead.popleft()
+                    prepared = future.result()
+                    if isinstance(prepared, Prepared) and not self._stopping.is_set():
+                        self.pipeline.index(prepared)
+                except Exception:  # the worker must outlive any one job; the pipeline already failed it
+                    logger.exception("ingest worker error")
+                    time.sleep(WORKER_IDLE_S)
 
 
 class DocumentService:
@@ -192,7 +217,7 @@ class DocumentService:
                 path.unlink(missing_ok=True)
 
     async def _stage(self, upload: UploadFile, tmp_dir: Path) -> tuple[Path, str, str]:
-        name = Path(upload.filename or "upload").name
+        name = upload_name(upload.filename)
         digest = hashlib.sha256()
         size = 0
         handle = tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False, suffix=".part")  # noqa: SIM115

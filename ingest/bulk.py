@@ -41,8 +41,9 @@ _LABELS = {
 
 @dataclass
 class FileResult:
-    """What happened to one file: ``status`` is ingested, duplicate, failed or cancelled;
-    ``seconds`` is wall time from its registration to its end."""
+    """What happened to one file: ``status`` is ingested, duplicate, failed or cancelled, with the
+    job's ``reason`` and machine-readable ``code`` when it did not succeed; ``seconds`` is wall time
+    from its registration to its end."""
 
     path: str
     name: str
@@ -50,6 +51,7 @@ class FileResult:
     pages: int | None = None
     chunks: int | None = None
     reason: str | None = None
+    code: str | None = None
     seconds: float = 0.0
 
 
@@ -61,6 +63,7 @@ def _result(path: Path, name: str, job: IngestJob, started: float) -> FileResult
         pages=job.pages_total,
         chunks=job.chunks or None,
         reason=job.error,
+        code=job.error_code,
         seconds=round(time.perf_counter() - started, 2),
     )
 

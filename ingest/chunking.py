@@ -101,7 +101,7 @@ def chunk_pages(
     return chunks
 
 
-_SEPARATORS = re.compile(r"[_\s]+")
+_SEPARATORS = re.compile(r"[_/\s]+")
 _USEFUL_TITLE = re.compile(r"[^\W\d_]{3,}")  # has a word of 3+ letters (not an accession number)
 
 

@@ -127,6 +127,7 @@ class IngestPipeline:
         self.vector_index = vector_index
         self._events_lock = threading.Lock()
         self._cancel_events: dict[str, threading.Event] = {}
+        self._shutting_down = threading.Event()
 
     # -- catalog helpers -------------------------------------------------------------------------
 
@@ -281,16 +282,18 @@ class IngestPipeline:
         child process), chunk, and gather sections and document terms. Returns what ``index``
         needs, or the job itself when it is already over or has just failed (a bad file, the
         document deleted, ``cancel`` set). Never raises for a bad file."""
+        cancel = self._cancel_event(job_id, cancel)  # first, so cancel_job either sees it or wins outright
         with self.session_factory() as session:
             job = session.get_one(IngestJob, job_id)
             if JobStatus(job.status).terminal:
+                self._forget(job_id)
                 return job
             found = session.get(Document, job.document_id) if job.document_id else None
         if found is None:  # deleted while queued
+            self._forget(job_id)
             self._fail(job_id, None, "document_deleted", "the document was deleted before it was ingested")
             return self.get_job(job_id)
         doc = found
-        cancel = self._cancel_event(job_id, cancel)
         progress = _Progress(self, job_id, on_progress)
         progress(force=True, status=JobStatus.parsing.value, started_at=utcnow(), error=None, error_code=None)
         try:
@@ -320,8 +323,9 @@ class IngestPipeline:
             terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
         except ParseError as exc:
             self._forget(job_id)
-            self._fail(job_id, doc.id, exc.code, exc.message)
-            return self.get_job(job_id)
+            if exc.code != "cancelled" or not self._shutting_down.is_set():
+                self._fail(job_id, doc.id, exc.code, exc.message)
+            return self.get_job(job_id)  # stopped by shutdown: left unfinished, resumed at the next start
         except Exception as exc:  # any other failure fails this job with its reason, never the process
             self._forget(job_id)
             logger.exception("ingest failed job_id=%s file=%s", job_id, doc.filename)
@@ -418,7 +422,8 @@ class IngestPipeline:
             self._discard_vectors(p.document_id, p.collection_id)
             self._fail(job_id, None, "document_deleted", "the document was deleted while it was being ingested")
         except ParseError as exc:  # cancelled before any vector was written
-            self._fail(job_id, p.document_id, exc.code, exc.message)
+            if not self._shutting_down.is_set():
+                self._fail(job_id, p.document_id, exc.code, exc.message)
         except Exception as exc:  # any other failure fails this job with its reason, never the process
             logger.exception("ingest failed job_id=%s file=%s", job_id, p.filename)
             if not self._is_ready(p.document_id):  # never remove the vectors of a document another run completed
@@ -440,6 +445,27 @@ class IngestPipeline:
     def _forget(self, job_id: str) -> None:
         with self._events_lock:
             self._cancel_events.pop(job_id, None)
+
+    def shutdown(self) -> None:
+        """Stop running jobs at their next check without failing them: they stay unfinished and
+        ``requeue_interrupted`` resumes them at the next start."""
+        self._shutting_down.set()
+        with self._events_lock:
+            for event in self._cancel_events.values():
+                event.set()
+
+    def next_queued(self, exclude: set[str] | frozenset[str] = frozenset()) -> str | None:
+        """The oldest ``queued`` job not in ``exclude``, or None."""
+        with self.session_factory() as session:
+            stmt = select(IngestJob.id).where(IngestJob.status == JobStatus.queued.value)
+            if exclude:
+                stmt = stmt.where(IngestJob.id.not_in(exclude))
+            return session.scalars(stmt.order_by(IngestJob.created_at).limit(1)).first()
+
+    def queued_count(self) -> int:
+        """How many jobs wait in ``queued``."""
+        with self.session_factory() as session:
+            return len(session.scalars(select(IngestJob.id).where(IngestJob.status == JobStatus.queued.value)).all())
 
     def cancel_job(self, job_id: str) -> IngestJob:
         """Cancel a job: a queued one at once, a running one at its next check (parsing within

@@ -1,7 +1,8 @@
 "use client";
 
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, describeError, getJob, uploadDocuments } from "@/lib/api";
+import { ApiError, cancelJob, describeError, getJob, uploadDocuments } from "@/lib/api";
+import { applyJobUpdates } from "@/lib/jobs";
 import { isTerminalJobStatus, type Job } from "@/lib/schemas";
 
 export const JOB_POLL_INTERVAL_MS = 700;
@@ -16,7 +17,11 @@ export interface UploadState {
   jobs: Job[];
   errors: UploadError[];
   uploading: boolean;
+  /** Ids of jobs whose cancel request was accepted (or is in flight) but that still run. */
+  cancelling: readonly string[];
   upload: (files: readonly File[]) => Promise<void>;
+  /** Cancel a running job; the job then settles as `cancelled` through polling. */
+  cancel: (jobId: string) => Promise<void>;
   clearFinished: () => void;
   dismissError: (id: string) => void;
 }
@@ -29,6 +34,7 @@ export function useUpload(onJobSettled?: (job: Job) => void): UploadState {
   const [jobs, setJobs] = useState<Job[]>([]);
   const [errors, setErrors] = useState<UploadError[]>([]);
   const [uploading, setUploading] = useState(false);
+  const [cancelling, setCancelling] = useState<string[]>([]);
   const settledRef = useRef(onJobSettled);
   settledRef.current = onJobSettled;
   const errorSeq = useRef(0);
@@ -87,7 +93,7 @@ export function useUpload(onJobSettled?: (job: Job) => void): UploadState {
         const updated = updates.get(job.id);
         return updated !== undefined && !isTerminalJobStatus(job.status) && isTerminalJobStatus(updated.status);
       });
-      setJobs((current) => current.map((job) => updates.get(job.id) ?? job));
+      setJobs((current) => applyJobUpdates(current, updates));
       for (const job of settled) settledRef.current?.(updates.get(job.id) ?? job);
       timer = setTimeout(() => void poll(), JOB_POLL_INTERVAL_MS);
     };
@@ -99,14 +105,42 @@ export function useUpload(onJobSettled?: (job: Job) => void): UploadState {
     };
   }, [activeIds]);
 
+  const cancel = useCallback(async (jobId: string) => {
+    const known = jobsRef.current.find((j) => j.id === jobId);
+    if (!known || isTerminalJobStatus(known.status)) return;
+    setCancelling((current) => (current.includes(jobId) ? current : [...current, jobId]));
+    try {
+      const updated = await cancelJob(jobId);
+      // Use the answer at once: a queued job comes back `cancelled`; a running one may
+      // still report its stage and is then followed by the polling until it settles.
+      const before = jobsRef.current.find((j) => j.id === jobId);
+      setJobs((current) => applyJobUpdates(current, new Map([[jobId, updated]])));
+      if (before && !isTerminalJobStatus(before.status) && isTerminalJobStatus(updated.status)) {
+        settledRef.current?.(updated);
+      }
+    } catch (err) {
+      setCancelling((current) => current.filter((id) => id !== jobId));
+      errorSeq.current += 1;
+      const entry: UploadError = {
+        id: `upload-error-${errorSeq.current}`,
+        filenames: [known.filename],
+        message: `Could not cancel: ${describeError(err)}`,
+      };
+      setErrors((current) => [entry, ...current]);
+    }
+  }, []);
+
   const clearFinished = useCallback(() => {
     setJobs((current) => current.filter((j) => !isTerminalJobStatus(j.status)));
     setErrors([]);
+    setCancelling((current) =>
+      current.filter((id) => jobsRef.current.some((j) => j.id === id && !isTerminalJobStatus(j.status))),
+    );
   }, []);
 
   const dismissError = useCallback((id: string) => {
     setErrors((current) => current.filter((e) => e.id !== id));
   }, []);
 
-  return { jobs, errors, uploading, upload, clearFinished, dismissError };
+  return { jobs, errors, uploading, cancelling, upload, cancel, clearFinished, dismissError };
 }

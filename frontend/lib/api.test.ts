@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ApiError, describeError, documentFileUrl, getJob, parseErrorBody, uploadDocuments } from "@/lib/api";
+import {
+  ApiError,
+  cancelJob,
+  describeError,
+  documentFileUrl,
+  getJob,
+  parseErrorBody,
+  uploadDocuments,
+} from "@/lib/api";
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -73,6 +81,28 @@ describe("fetch helpers", () => {
   it("falls back to the status line for non-JSON errors", async () => {
     vi.stubGlobal("fetch", vi.fn(async () => new Response("<html>oops</html>", { status: 502, statusText: "Bad Gateway" })));
     await expect(getJob("j1")).rejects.toThrow("Request failed (502 Bad Gateway)");
+  });
+
+  it("cancels a job with a POST and parses the returned job", async () => {
+    const fetchMock = vi.fn(async (_url: string, _init?: RequestInit) =>
+      Response.json(
+        { id: "j 1", document_id: "d1", filename: "a.pdf", collection: "default", status: "cancelled", error: "cancelled", pages_total: 3, pages_done: 1, chunks: 0, chunks_embedded: 0, eta_s: null, created_at: "", updated_at: "" },
+        { status: 202 },
+      ),
+    );
+    vi.stubGlobal("fetch", fetchMock);
+    const job = await cancelJob("j 1");
+    expect(job).toMatchObject({ id: "j 1", status: "cancelled", chunks_embedded: 0, eta_s: null });
+    const [url, init] = fetchMock.mock.calls[0] ?? [];
+    expect(url).toBe("/api/jobs/j%201/cancel");
+    expect(init?.method).toBe("POST");
+  });
+
+  it("rejects cancelling an unknown job with the server's detail", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => Response.json({ detail: "job not found", code: "not_found" }, { status: 404 })));
+    const error = await cancelJob("nope").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 404, code: "not_found", message: "job not found" });
   });
 
   it("builds file URLs with an optional page fragment", () => {

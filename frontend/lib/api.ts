@@ -134,6 +134,14 @@ export async function getJob(jobId: string, signal?: AbortSignal): Promise<Job> 
   return requestJson(`/api/jobs/${encodeURIComponent(jobId)}`, jobSchema, { signal });
 }
 
+/**
+ * Ask the server to cancel an ingest job (202 with the job). A queued job comes back
+ * `cancelled`; a running one may still show its current stage and ends `cancelled` shortly.
+ */
+export async function cancelJob(jobId: string): Promise<Job> {
+  return requestJson(`/api/jobs/${encodeURIComponent(jobId)}/cancel`, jobSchema, { method: "POST" });
+}
+
 export async function listConversations(signal?: AbortSignal): Promise<ConversationSummary[]> {
   const data = await requestJson("/api/conversations", conversationListSchema, { signal });
   return data.conversations;

@@ -155,6 +155,7 @@ describe("groupCitations", () => {
     char_end: text.length,
     text,
     score: 0.5,
+    section: "",
   });
   const citation = (n: number, span_start: number, span_end: number, quote: string, extra: Partial<Citation> = {}): Citation => ({
     n,

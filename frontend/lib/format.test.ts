@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeJob, formatBytes, jobProgress } from "@/lib/format";
+import { describeJob, formatBytes, formatEta, jobProgress } from "@/lib/format";
 import type { Job } from "@/lib/schemas";
 
 const job = (patch: Partial<Job>): Job => ({
@@ -12,6 +12,8 @@ const job = (patch: Partial<Job>): Job => ({
   pages_total: null,
   pages_done: 0,
   chunks: 0,
+  chunks_embedded: 0,
+  eta_s: null,
   created_at: "",
   updated_at: "",
   ...patch,
@@ -20,9 +22,10 @@ const job = (patch: Partial<Job>): Job => ({
 describe("describeJob", () => {
   it("shows progress while running", () => {
     expect(describeJob(job({ status: "parsing", pages_total: 10, pages_done: 3 }))).toBe("parsing · 3/10 pages");
-    expect(describeJob(job({ status: "embedding", pages_total: 2, pages_done: 2, chunks: 1 }))).toBe(
-      "embedding · 2/2 pages · 1 chunk",
+    expect(describeJob(job({ status: "indexing", pages_total: 2, pages_done: 2, chunks: 1 }))).toBe(
+      "indexing · 2/2 pages · 1 chunk",
     );
+    expect(describeJob(job({ status: "embedding", pages_total: 2, pages_done: 2 }))).toBe("embedding · 2/2 pages");
     expect(describeJob(job({ status: "queued" }))).toBe("queued");
   });
 
@@ -30,12 +33,63 @@ describe("describeJob", () => {
     expect(describeJob(job({ status: "done", chunks: 6 }))).toBe("done · 6 chunks");
     expect(describeJob(job({ status: "failed", error: "password required" }))).toBe("failed: password required");
     expect(describeJob(job({ status: "duplicate" }))).toBe("duplicate: already in library");
+    expect(describeJob(job({ status: "cancelled", error: "cancelled", chunks: 4, eta_s: 30 }))).toBe("cancelled");
+  });
+
+  it("counts embedded chunks while embedding", () => {
+    expect(
+      describeJob(job({ status: "embedding", pages_total: 5, pages_done: 5, chunks: 40, chunks_embedded: 12 })),
+    ).toBe("embedding · 12/40 chunks");
+    expect(describeJob(job({ status: "embedding", chunks: 40 }))).toBe("embedding · 0/40 chunks");
+  });
+
+  it("appends the estimated time left to running jobs", () => {
+    expect(describeJob(job({ status: "parsing", pages_total: 10, pages_done: 3, eta_s: 42 }))).toBe(
+      "parsing · 3/10 pages · about 40 s left",
+    );
+    expect(describeJob(job({ status: "embedding", chunks: 40, chunks_embedded: 12, eta_s: 300 }))).toBe(
+      "embedding · 12/40 chunks · about 5 min left",
+    );
+    expect(describeJob(job({ status: "queued", eta_s: 1 }))).toBe("queued · about 5 s left");
+    expect(describeJob(job({ status: "done", chunks: 6, eta_s: 12 }))).toBe("done · 6 chunks");
   });
 
   it("computes progress only when the page total is known", () => {
     expect(jobProgress(job({ status: "parsing", pages_total: 4, pages_done: 1 }))).toBe(0.25);
     expect(jobProgress(job({ status: "parsing" }))).toBeNull();
     expect(jobProgress(job({ status: "done" }))).toBe(1);
+  });
+
+  it("uses embedded chunks for progress while embedding", () => {
+    expect(jobProgress(job({ status: "embedding", pages_total: 4, pages_done: 4, chunks: 40, chunks_embedded: 10 }))).toBe(
+      0.25,
+    );
+    expect(jobProgress(job({ status: "embedding", chunks: 8 }))).toBe(0);
+    expect(jobProgress(job({ status: "embedding", chunks: 8, chunks_embedded: 9 }))).toBe(1);
+    expect(jobProgress(job({ status: "embedding", pages_total: 4, pages_done: 2 }))).toBe(0.5);
+    expect(jobProgress(job({ status: "indexing", pages_total: 4, pages_done: 4, chunks: 8 }))).toBe(1);
+  });
+});
+
+describe("formatEta", () => {
+  it("rounds seconds to 5 s under 90 s, with a 5 s floor", () => {
+    expect(formatEta(0)).toBe("about 5 s left");
+    expect(formatEta(2)).toBe("about 5 s left");
+    expect(formatEta(12)).toBe("about 10 s left");
+    expect(formatEta(13)).toBe("about 15 s left");
+    expect(formatEta(89)).toBe("about 90 s left");
+  });
+
+  it("uses whole minutes from 90 s, with a 2 min floor", () => {
+    expect(formatEta(90)).toBe("about 2 min left");
+    expect(formatEta(149)).toBe("about 2 min left");
+    expect(formatEta(151)).toBe("about 3 min left");
+    expect(formatEta(3600)).toBe("about 60 min left");
+  });
+
+  it("is null when unknown", () => {
+    expect(formatEta(null)).toBeNull();
+    expect(formatEta(Number.NaN)).toBeNull();
   });
 });
 

@@ -18,6 +18,8 @@ const JOB = {
   pages_total: 3,
   pages_done: 2,
   chunks: 5,
+  chunks_embedded: 2,
+  eta_s: 12.5,
   created_at: "2024-01-01T00:00:00Z",
   updated_at: "2024-01-01T00:00:01Z",
 };
@@ -41,12 +43,21 @@ describe("job payloads", () => {
       pages_total: null,
       pages_done: 0,
       chunks: 0,
+      chunks_embedded: 0,
+      eta_s: null,
       collection: "default",
     });
   });
 
+  it("accepts a cancelled job and a null eta", () => {
+    const parsed = jobSchema.parse({ ...JOB, status: "cancelled", error: "cancelled", eta_s: null });
+    expect(parsed.status).toBe("cancelled");
+    expect(parsed.eta_s).toBeNull();
+    expect(isTerminalJobStatus(parsed.status)).toBe(true);
+  });
+
   it("knows which statuses are terminal", () => {
-    expect(["done", "failed", "duplicate"].every((s) => isTerminalJobStatus(s as never))).toBe(true);
+    expect(["done", "failed", "cancelled", "duplicate"].every((s) => isTerminalJobStatus(s as never))).toBe(true);
     expect(["queued", "parsing", "chunking", "embedding", "indexing"].some((s) => isTerminalJobStatus(s as never))).toBe(
       false,
     );
@@ -91,8 +102,24 @@ describe("parseList", () => {
       char_end: 3,
       text: "abc",
       score: 0.1,
+      section: "Report > Revenue",
     };
     expect(parseList(sourceSchema, [good, { ...good, page_start: "x" }, null])).toEqual([good]);
     expect(parseList(sourceSchema, { not: "a list" })).toEqual([]);
+  });
+
+  it("defaults a missing or null section to an empty string", () => {
+    const { section: _section, ...legacy } = {
+      n: 1,
+      chunk_id: 3,
+      document_id: "d",
+      filename: "f.md",
+      page_start: 1,
+      page_end: 1,
+      text: "abc",
+      section: "x",
+    };
+    expect(sourceSchema.parse(legacy).section).toBe("");
+    expect(sourceSchema.parse({ ...legacy, section: null }).section).toBe("");
   });
 });

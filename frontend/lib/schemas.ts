@@ -20,6 +20,10 @@ const count = z
   .number()
   .nullish()
   .transform((v) => v ?? 0);
+const nullableNumber = z
+  .number()
+  .nullish()
+  .transform((v) => v ?? null);
 
 export const JOB_STATUSES = [
   "queued",
@@ -29,11 +33,12 @@ export const JOB_STATUSES = [
   "indexing",
   "done",
   "failed",
+  "cancelled",
   "duplicate",
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ["done", "failed", "duplicate"];
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ["done", "failed", "cancelled", "duplicate"];
 
 export function isTerminalJobStatus(status: JobStatus): boolean {
   return TERMINAL_JOB_STATUSES.includes(status);
@@ -49,6 +54,9 @@ export const jobSchema = z.object({
   pages_total: nullableInt,
   pages_done: count,
   chunks: count,
+  chunks_embedded: count,
+  /** Estimated seconds left while the job runs; `null` when unknown. */
+  eta_s: nullableNumber,
   created_at: z.string().default(""),
   updated_at: z.string().default(""),
 });
@@ -88,6 +96,11 @@ export const sourceSchema = z.object({
   char_end: count,
   text: z.string(),
   score: z.number().default(0),
+  /** Heading path of the passage, e.g. "Report > Revenue"; "" when unknown. */
+  section: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? ""),
 });
 export type Source = z.infer<typeof sourceSchema>;
 

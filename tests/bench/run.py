@@ -6,7 +6,9 @@
 3. A real server on that data dir: `/api/retrieve` latency over HTTP (hybrid, p50/p95) for the 97
    questions, and chat time to first token (POST → first `text-delta`), p50/p95, extractive
    provider, plus the server's own retrieval+prompt time.
-4. With BENCH_FINANCEBENCH=1 (≈1 h on 2 cores): `docent eval financebench` over all 74 filings in
+4. Ingest speed side by side (``tests/bench/ingest_compare.py``): docent, embed-only and the
+   LangChain recipe on the 20 SEC filings plus 10 FinanceBench filings.
+5. With BENCH_FINANCEBENCH=1 (≈1 h on 2 cores): `docent eval financebench` over all 74 filings in
    one collection.
 
 Writes `.bench/results.json` and prints it.
@@ -150,6 +152,9 @@ def main() -> None:
         )
         results["sec10q_eval"] = json.loads(eval_json.read_text())["modes"]
         results["sec10q_serving"] = bench_server(data_dir)
+    from tests.bench import ingest_compare
+
+    results["ingest_compare"] = ingest_compare.main()
     if os.environ.get("BENCH_FINANCEBENCH") == "1":
         with tempfile.TemporaryDirectory(prefix="docent-bench-fb-") as tmp:
             out = Path(tmp) / "fb.json"

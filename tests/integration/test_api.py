@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from ingest.db import build_catalog
 from ingest.settings import Settings
 from tests.fixtures.pdfgen import make_pdf
-from tests.integration.helpers import answer_text, chat_parts, upload
+from tests.integration.helpers import answer_text, chat_parts, upload, wait_for_jobs
 
 OBSERVATORY = [
     "Annual report of the Nordlys Observatory. This report covers staffing, budget and the weather.",
@@ -273,3 +275,86 @@ def test_hybrid_ranks_the_named_companys_page_first_though_the_page_never_names_
         sales_pages = [r for r in body["results"] if r["page_start"] == 2]
         assert f"{sales} million" in sales_pages[0]["text"], (company, body["results"])
         assert "documents" in body["timings_ms"]
+
+
+def test_the_same_file_uploaded_three_times_at_once_is_one_document(client: Any, report: Path) -> None:
+    response = client.post("/api/documents", files=[("files", (report.name, report.read_bytes()))] * 3)
+    assert response.status_code == 202
+    ids = {j["id"] for j in response.json()["jobs"]}
+    jobs = wait_for_jobs(client, list(ids))
+    assert {j["document_id"] for j in jobs} == {jobs[0]["document_id"]}
+    assert len(client.get("/api/documents").json()["documents"]) == 1
+    chunks = next(j["chunks"] for j in jobs if j["status"] == "done")
+    with client.app.state.docent.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM chunks")).scalar() == chunks
+    assert client.get("/api/health").json()["components"]["index"]["detail"].startswith(f"chroma, {chunks} vectors")
+    assert client.delete(f"/api/documents/{jobs[0]['document_id']}").status_code == 204
+    for mode in ("hybrid", "dense", "keyword"):
+        assert client.post("/api/retrieve", json={"query": "clear nights", "mode": mode}).json()["results"] == []
+
+
+def test_a_new_version_of_a_file_replaces_the_old_once_indexed(client: Any, tmp_path: Path) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    old = make_pdf(tmp_path / "v1" / "budget.pdf", ["The 2023 budget was 4.1 million euros."])
+    new = make_pdf(tmp_path / "v2" / "budget.pdf", ["The revised 2024 budget is 5.3 million euros."])
+    first = upload(client, old)[0]
+    second = upload(client, new)[0]
+    assert second["status"] == "done" and second["document_id"] != first["document_id"]
+    documents = client.get("/api/documents").json()["documents"]
+    assert [d["id"] for d in documents] == [second["document_id"]]
+    texts = [r["text"] for r in client.post("/api/retrieve", json={"query": "budget euros"}).json()["results"]]
+    assert texts and all("5.3 million" in t for t in texts)
+    assert (
+        client.get("/api/health")
+        .json()["components"]["index"]["detail"]
+        .startswith(f"chroma, {second['chunks']} vectors")
+    )
+    # the same name in another collection is another document, not a version
+    assert upload(client, old, collection="archive")[0]["status"] == "done"
+    assert len(client.get("/api/documents").json()["documents"]) == 2
+
+
+def test_cancel_a_queued_job_and_retry_by_uploading_again(client: Any, report: Path, tmp_path: Path) -> None:
+    big = make_pdf(tmp_path / "big.pdf", [f"Page {n} of a long survey of observatory domes. " * 20 for n in range(60)])
+    response = client.post(
+        "/api/documents", files=[("files", (big.name, big.read_bytes())), ("files", (report.name, report.read_bytes()))]
+    )
+    big_job, queued = response.json()["jobs"]
+    cancelled = client.post(f"/api/jobs/{queued['id']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    running = client.post(f"/api/jobs/{big_job['id']}/cancel").json()  # stops at its next check
+    ended = wait_for_jobs(client, [big_job["id"], queued["id"]])
+    assert [j["status"] for j in ended] == ["cancelled", "cancelled"], (running, ended)
+    assert client.post("/api/retrieve", json={"query": "observatory domes"}).json()["results"] == []
+    assert client.get("/api/health").json()["components"]["index"]["detail"].startswith("chroma, 0 vectors")
+    assert upload(client, report)[0]["status"] == "done"  # uploading again retries it
+    assert client.post("/api/jobs/nope/cancel").status_code == 404
+
+
+def test_jobs_interrupted_by_a_shutdown_resume_at_the_next_start(
+    make_client: Any, settings: Settings, tmp_path: Path
+) -> None:
+    big = make_pdf(
+        tmp_path / "survey.pdf", [f"Dome {n} of the observatory survey needs new seals. " * 25 for n in range(80)]
+    )
+    small = make_pdf(tmp_path / "note.pdf", ["The canteen closes at nine on Fridays."])
+    client = make_client(settings)
+    response = client.post(
+        "/api/documents", files=[("files", (big.name, big.read_bytes())), ("files", (small.name, small.read_bytes()))]
+    )
+    big_id, small_id = (j["id"] for j in response.json()["jobs"])
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/jobs/{big_id}").json()["status"] != "embedding":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.__exit__(None, None, None)  # shut the server down mid-embedding
+    with build_catalog(settings)[1]() as session:
+        statuses = dict(session.execute(text("SELECT id, status FROM ingest_jobs")).tuples().all())
+    assert statuses[big_id] not in ("done", "failed", "cancelled") and statuses[small_id] != "done", statuses
+    restarted = make_client(settings)
+    jobs = wait_for_jobs(restarted, [big_id, small_id])
+    assert [j["status"] for j in jobs] == ["done", "done"]
+    assert len(restarted.get("/api/documents").json()["documents"]) == 2
+    vectors = restarted.get("/api/health").json()["components"]["index"]["detail"]
+    assert vectors.startswith(f"chroma, {jobs[0]['chunks'] + jobs[1]['chunks']} vectors")

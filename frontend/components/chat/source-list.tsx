@@ -18,6 +18,17 @@ function Snippet({ text, spans }: { text: string; spans: readonly Span[] }) {
   );
 }
 
+/** The passage's heading path ("Report > Revenue"), nothing when unknown. */
+export function SectionLabel({ section }: { section: string | undefined }) {
+  const text = section?.trim();
+  if (!text) return null;
+  return (
+    <span className="source-section" title={text} data-testid="source-section">
+      {text}
+    </span>
+  );
+}
+
 interface CitedProps {
   messageId: string;
   items: readonly CitedSource[];
@@ -52,6 +63,7 @@ export function CitedSources({ messageId, items, activeN }: CitedProps) {
                 {item.filename}
               </a>
               <span className="source-page">{pageLabel(item.page)}</span>
+              <SectionLabel section={item.source?.section} />
               {item.verdict === "weak" && (
                 <span className="verdict-weak" title="The passage only partly supports this claim">
                   weak support
@@ -108,6 +120,7 @@ export function RetrievedSources({ messageId, sources, open, onToggle, activeN, 
                 {s.filename}
               </a>
               <span className="source-page">{pageLabel(s.page_start, s.page_end)}</span>
+              <SectionLabel section={s.section} />
             </div>
             <Snippet text={s.text} spans={[]} />
           </li>

@@ -10,7 +10,7 @@ const ACCEPT = ".pdf,.txt,.md,.markdown,.html,.htm,.docx";
 export function UploadPanel({ upload }: { upload: UploadState }) {
   const inputRef = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
-  const { jobs, errors, uploading } = upload;
+  const { jobs, errors, uploading, cancelling } = upload;
 
   const send = (list: FileList | null) => {
     const files = list ? Array.from(list) : [];
@@ -74,7 +74,7 @@ export function UploadPanel({ upload }: { upload: UploadState }) {
             </>
           )}
         </span>
-        <span className="dropzone-hint">PDF, Markdown or plain text</span>
+        <span className="dropzone-hint">PDF, Word, HTML, Markdown or plain text</span>
       </label>
 
       {errors.length > 0 && (
@@ -105,13 +105,27 @@ export function UploadPanel({ upload }: { upload: UploadState }) {
           {jobs.map((job) => {
             const progress = jobProgress(job);
             const running = !isTerminalJobStatus(job.status);
+            const isCancelling = cancelling.includes(job.id);
             return (
               <li key={job.id} className={`job job-${job.status}`} data-job-id={job.id}>
                 <div className="job-line">
                   <span className="job-name" title={job.filename}>
                     {job.filename}
                   </span>
-                  {running && <span className="spinner" aria-hidden="true" />}
+                  {running && (
+                    <span className="job-actions">
+                      <button
+                        type="button"
+                        className="link-button"
+                        aria-label={`Cancel ingesting ${job.filename}`}
+                        disabled={isCancelling}
+                        onClick={() => void upload.cancel(job.id)}
+                      >
+                        {isCancelling ? "Cancelling…" : "Cancel"}
+                      </button>
+                      <span className="spinner" aria-hidden="true" />
+                    </span>
+                  )}
                 </div>
                 <div className="job-status" data-testid="job-status" data-status={job.status}>
                   {describeJob(job)}

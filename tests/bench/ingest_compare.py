@@ -1,0 +1,150 @@
+"""Ingest speed side by side on the 20 SEC 10-Q filings plus the first 10 FinanceBench filings
+(by name), each measured in its own process (wall time; peak RSS by ``/usr/bin/time``):
+
+1. ``docent ingest`` into a fresh data dir: wall time, pages/s, chunks/s, peak RSS.
+2. embed-only: exactly the inputs docent embedded (context + chunk text, read back from its
+   catalog) through the same ``LocalOnnxEmbedder``, timing the embedding alone — the floor on
+   this machine.
+3. the recipe users start from: ``PyPDFLoader`` → ``RecursiveCharacterTextSplitter(1000, 200)`` →
+   ``Chroma.from_documents``, with the same model (docent's ONNX embedder behind LangChain's
+   ``Embeddings`` interface, which is faster than the usual sentence-transformers path: the
+   comparison favours the recipe).
+
+``python -m tests.bench.ingest_compare`` prints JSON; ``make bench`` includes it. Needs the
+``bench`` extra (langchain-community, langchain-chroma).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("DOCENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+SEC_DOCS = SHARED / "qa" / "docugami_sec10q" / "docs"
+FIN_DOCS = SHARED / "qa" / "financebench" / "pdfs"
+FINANCEBENCH_FILES = 10
+
+
+def corpus(folder: Path) -> list[Path]:
+    """Symlinks to the benchmark's 30 PDFs in ``folder``."""
+    files = sorted(SEC_DOCS.glob("*.pdf")) + sorted(FIN_DOCS.glob("*.pdf"))[:FINANCEBENCH_FILES]
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        (folder / path.name).symlink_to(path)
+    return files
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run ``cmd`` under ``/usr/bin/time``: (wall seconds, peak RSS in MB, stdout)."""
+    with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
+        started = time.perf_counter()
+        out = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        if out.returncode not in (0, 1):
+            raise RuntimeError(f"{cmd[:4]} failed: {out.stderr[-2000:]}")
+        peak_kb = int(Path(rss.name).read_text().split()[-1])
+    return wall, round(peak_kb / 1024), out.stdout
+
+
+def embed_only(data_dir: Path) -> dict[str, Any]:
+    """(In a fresh process.) Embed what docent embedded, timing only ``embed`` calls."""
+    import sqlite3
+
+    from ingest.embeddings import LocalOnnxEmbedder
+    from ingest.pipeline import EMBED_BATCH
+
+    catalog = sqlite3.connect(data_dir / "docent.db")
+    rows = catalog.execute("SELECT context, text FROM chunks ORDER BY document_id, ordinal").fetchall()
+    inputs = [f"{context}\n{text}" for context, text in rows]
+    embedder = LocalOnnxEmbedder()
+    embedder.embed(["warm up"])
+    started = time.perf_counter()
+    for begin in range(0, len(inputs), EMBED_BATCH):
+        embedder.embed(inputs[begin : begin + EMBED_BATCH])
+    seconds = time.perf_counter() - started
+    return {"chunks": len(inputs), "embed_s": round(seconds, 1), "chunks_per_s": round(len(inputs) / seconds, 2)}
+
+
+def recipe(folder: Path, persist: Path) -> dict[str, Any]:
+    """(In a fresh process.) The LangChain recipe over every PDF in ``folder``."""
+    from langchain_chroma import Chroma
+    from langchain_community.document_loaders import PyPDFLoader
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from ingest.embeddings import LocalOnnxEmbedder
+
+    class SameModel(Embeddings):
+        def __init__(self) -> None:
+            self.model = LocalOnnxEmbedder()
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.model.embed(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.model.embed_query(text)
+
+    started = time.perf_counter()
+    pages, failed = [], []
+    for path in sorted(folder.glob("*.pdf")):
+        try:
+            pages.extend(PyPDFLoader(str(path)).load())
+        except Exception as exc:  # the recipe has no isolation: count what it could not load
+            failed.append(f"{path.name}: {type(exc).__name__}")
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(pages)
+    Chroma.from_documents(chunks, SameModel(), persist_directory=str(persist))
+    seconds = time.perf_counter() - started
+    return {"pages": len(pages), "chunks": len(chunks), "wall_in_process_s": round(seconds, 1), "failed": failed}
+
+
+def main() -> dict[str, Any]:
+    """Run the three measurements; returns (and prints) the comparison."""
+    with tempfile.TemporaryDirectory(prefix="docent-ingest-bench-") as tmp:
+        root = Path(tmp)
+        folder = root / "corpus"
+        files = corpus(folder)
+        docent = str(Path(sys.executable).parent / "docent")
+        wall, rss, out = _timed([docent, "ingest", str(folder), "--json"], {"DOCENT_DATA_DIR": str(root / "docent")})
+        summary = json.loads(out)
+        result: dict[str, Any] = {
+            "files": len(files),
+            "docent": {
+                "wall_s": round(wall, 1),
+                "pages": summary["pages"],
+                "chunks": summary["chunks"],
+                "pages_per_s": round(summary["pages"] / wall, 2),
+                "chunks_per_s": round(summary["chunks"] / wall, 2),
+                "peak_rss_mb": rss,
+                "counts": summary["counts"],
+            },
+        }
+        module = "tests.bench.ingest_compare"
+        wall, rss, out = _timed([sys.executable, "-m", module, "embed-only", str(root / "docent")])
+        result["embed_only"] = {**json.loads(out), "process_wall_s": round(wall, 1), "peak_rss_mb": rss}
+        wall, rss, out = _timed([sys.executable, "-m", module, "recipe", str(folder), str(root / "recipe")])
+        result["recipe"] = {**json.loads(out), "wall_s": round(wall, 1), "peak_rss_mb": rss}
+    result["docent_over_embed_only"] = round(result["docent"]["wall_s"] / result["embed_only"]["embed_s"], 3)
+    result["docent_over_recipe"] = round(result["docent"]["wall_s"] / result["recipe"]["wall_s"], 3)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "embed-only":
+        sys.stdout.write(json.dumps(embed_only(Path(sys.argv[2]))) + "\n")
+    elif len(sys.argv) > 1 and sys.argv[1] == "recipe":
+        sys.stdout.write(json.dumps(recipe(Path(sys.argv[2]), Path(sys.argv[3]))) + "\n")
+    else:
+        sys.stdout.write(json.dumps(main(), indent=2) + "\n")
