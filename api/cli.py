@@ -118,32 +118,103 @@ class _IngestDisplay:
         self.progress.advance(self.files)
 
 
-def _ingest_local(
-    settings: Settings, files: list[tuple[Path, str]], collection: str, *, parse_workers: int
-) -> list[FileResult]:
-    from ingest.bulk import ingest_files
-    from ingest.db import build_catalog
-    from ingest.embeddings import build_embedder
-    from ingest.index import VectorIndex
-    from ingest.pipeline import IngestPipeline
+class _LocalIngest:
+    """Writes the embedded index itself (the caller holds the writer lock); one pipeline for the
+    whole run, so ``--watch`` loads the model once."""
 
-    _, session_factory = build_catalog(settings)
-    embedder = build_embedder(settings)
-    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    pipeline = IngestPipeline(settings=settings, session_factory=session_factory, embedder=embedder, vector_index=index)
-    resumed = pipeline.requeue_interrupted()  # a run stopped by Ctrl-C or a crash continues here
-    if resumed:
-        err_console.print(f"resuming {len(resumed)} interrupted job(s)")
-    display = _IngestDisplay(len(files))
-    with display.progress:
-        return ingest_files(
-            pipeline,
-            files,
-            collection,
-            parse_workers=parse_workers,
-            on_progress=display.job,
-            on_result=display.result,
+    def __init__(self, settings: Settings, collection: str, parse_workers: int) -> None:
+        from ingest.db import build_catalog
+        from ingest.embeddings import build_embedder
+        from ingest.index import VectorIndex
+        from ingest.pipeline import IngestPipeline
+
+        _, session_factory = build_catalog(settings)
+        embedder = build_embedder(settings)
+        index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+        self.pipeline = IngestPipeline(
+            settings=settings, session_factory=session_factory, embedder=embedder, vector_index=index
         )
+        self.collection = collection
+        self.parse_workers = parse_workers
+        resumed = self.pipeline.requeue_interrupted()  # a run stopped by Ctrl-C or a crash continues here
+        if resumed:
+            err_console.print(f"resuming {len(resumed)} interrupted job(s)")
+
+    def run(self, files: list[tuple[Path, str]]) -> list[FileResult]:
+        from ingest.bulk import ingest_files
+
+        display = _IngestDisplay(len(files))
+        with display.progress:
+            return ingest_files(
+                self.pipeline,
+                files,
+                self.collection,
+                parse_workers=self.parse_workers,
+                on_progress=display.job,
+                on_result=display.result,
+            )
+
+    def remove(self, name: str) -> int:
+        """Delete the collection's documents called ``name``; returns how many."""
+        ids = self.pipeline.document_ids_named(self.collection, name)
+        for document_id in ids:
+            self.pipeline.delete_document(document_id)
+        return len(ids)
+
+
+class _RemoteIngest:
+    """Uploads through a running docent server (which holds the writer lock)."""
+
+    def __init__(self, server: str, collection: str) -> None:
+        self.server = server
+        self.collection = collection
+
+    def run(self, files: list[tuple[Path, str]]) -> list[FileResult]:
+        return _ingest_remote(self.server, files, self.collection)
+
+    def remove(self, name: str) -> int:
+        import httpx
+
+        with httpx.Client(base_url=self.server, timeout=60) as client:
+            listed = client.get("/api/documents", params={"collection": self.collection}).json()["documents"]
+            ids = [d["id"] for d in listed if d["filename"] == name]
+            for document_id in ids:
+                client.delete(f"/api/documents/{document_id}")
+        return len(ids)
+
+
+def _watch(runner: _LocalIngest | _RemoteIngest, roots: list[Path], recursive: bool) -> None:
+    """Keep ``roots`` in sync until Ctrl-C: new and changed files are ingested (a changed file
+    replaces its old version), deleted files are removed from the collection. Uses watchfiles
+    (Rust ``notify``), which batches bursts of events."""
+    import watchfiles
+
+    folders = [p for p in roots if p.is_dir()]
+    if not folders:
+        err_console.print("[yellow]--watch needs a folder; nothing to watch[/]")
+        return
+    err_console.print(f"watching {', '.join(str(f) for f in folders)} (Ctrl-C to stop)")
+
+    def supported(_change: watchfiles.Change, path: str) -> bool:
+        return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS and not Path(path).name.startswith(".")
+
+    for changes in watchfiles.watch(*folders, watch_filter=supported, recursive=recursive, raise_interrupt=True):
+        changed: dict[Path, str] = {}
+        for change, raw in sorted(changes, key=lambda c: c[1]):
+            path = Path(raw)
+            root = next((f for f in folders if path.is_relative_to(f.resolve()) or path.is_relative_to(f)), None)
+            if root is None:
+                continue
+            name = path.relative_to(root.resolve() if path.is_relative_to(root.resolve()) else root).as_posix()
+            if change == watchfiles.Change.deleted or not path.exists():
+                changed.pop(path, None)
+                removed = runner.remove(name)
+                console.print(f"removed {name}" if removed else f"{name} was not in the collection")
+            else:
+                changed[path] = name
+        if changed:
+            for result in runner.run(list(changed.items())):
+                console.print(f"{result.status} {result.name}" + (f": {result.reason}" if result.reason else ""))
 
 
 def _ingest_remote(server: str, files: list[tuple[Path, str]], collection: str) -> list[FileResult]:
@@ -214,6 +285,9 @@ def ingest(
     parse_workers: Annotated[
         int, typer.Option(min=1, help="Files parsed ahead while one is embedded (default: cores - 1, at least 1).")
     ] = max(1, (os.cpu_count() or 2) - 1),
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Then keep the folders in sync: ingest new and changed files, drop deleted.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -237,17 +311,19 @@ def ingest(
                 raise typer.Exit(2) from exc
             err_console.print(f"a docent server holds the index; uploading through {server}")
     try:
-        if server:
-            results += _ingest_remote(server, files, collection)
-        else:
-            results += _ingest_local(settings, files, collection, parse_workers=parse_workers)
+        runner = _RemoteIngest(server, collection) if server else _LocalIngest(settings, collection, parse_workers)
+        results += runner.run(files)
+        _report_ingest(results, time.perf_counter() - started, as_json)
+        if watch:
+            _watch(runner, paths, recursive)
     except KeyboardInterrupt:
+        if watch:
+            raise typer.Exit(0) from None
         err_console.print("[yellow]interrupted: nothing half-written is kept; run the same command to continue[/]")
         raise typer.Exit(130) from None
     finally:
         if lock is not None:
             lock.release()
-    _report_ingest(results, time.perf_counter() - started, as_json)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -422,7 +498,7 @@ def eval_(
     files, _ = _collect([folder], recursive=False)
     lock = acquire_writer_lock(settings)
     try:
-        outcomes = _ingest_local(settings, files, name, parse_workers=max(1, (os.cpu_count() or 2) - 1))
+        outcomes = _LocalIngest(settings, name, max(1, (os.cpu_count() or 2) - 1)).run(files)
     finally:
         if lock is not None:
             lock.release()

@@ -507,6 +507,18 @@ class IngestPipeline:
                 doc.error = message
         logger.warning("ingest failed job_id=%s code=%s: %s", job_id, code, message)
 
+    def document_ids_named(self, collection: str, filename: str) -> list[str]:
+        """Ids of the documents called ``filename`` in ``collection`` (none when it does not exist)."""
+        with self.session_factory() as session:
+            coll = self.collection(session, collection, create=False)
+            if coll is None:
+                return []
+            return list(
+                session.scalars(
+                    select(Document.id).where(Document.collection_id == coll.id, Document.filename == filename)
+                )
+            )
+
     def delete_document(self, document_id: str) -> bool:
         """Remove the document's catalog rows (keyword entries go with them), its vectors and its
         stored file when no other document uses it. Returns False when there was no such document."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -43,3 +44,70 @@ def test_ingest_folder_reports_each_file_and_reruns_as_duplicates(tmp_path: Path
     answer = runner.invoke(app, ["ask", "How deep will the north channel be dredged?"], env=env)
     assert answer.exit_code == 0, answer.output
     assert "14 metres" in answer.stdout and "[1]" in answer.stdout and "minutes.pdf" in answer.stdout
+
+
+def test_watch_keeps_a_folder_in_sync(tmp_path: Path, env: dict[str, str]) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "watched"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.md").write_text("# A\n\nThe ferry leaves the north quay at seven.\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "ingest", str(folder), "--watch"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    catalog = Path(env["DOCENT_DATA_DIR"]) / "docent.db"
+
+    def documents() -> dict[str, str]:
+        if not catalog.exists():
+            return {}
+        with sqlite3.connect(catalog) as conn:
+            try:
+                return dict(conn.execute("SELECT filename, status FROM documents").fetchall())
+            except sqlite3.OperationalError:  # not migrated yet
+                return {}
+
+    def wait_for(predicate: Any, what: str) -> None:
+        deadline = time.monotonic() + 90
+        while not predicate(documents()):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {documents()}"
+            time.sleep(0.2)
+
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the initial run's report, then the watcher starts
+            if line.startswith("watching"):
+                break
+        assert documents().get("a.md") == "ready"
+        time.sleep(0.5)
+        (folder / "sub" / "b.md").write_text("# B\n\nPilots board at the outer beacon.\n", encoding="utf-8")
+        wait_for(lambda d: d.get("sub/b.md") == "ready", "a new file")
+        (folder / "a.md").write_text("# A\n\nThe ferry now leaves the south quay at eight.\n", encoding="utf-8")
+        wait_for(lambda d: "south quay" in _text_of(catalog, "a.md"), "a new version")
+        assert documents() == {"a.md": "ready", "sub/b.md": "ready"}  # the old version is gone
+        assert "north quay" not in _text_of(catalog, "a.md")
+        (folder / "sub" / "b.md").unlink()
+        wait_for(lambda d: "sub/b.md" not in d, "a deletion")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+
+
+def _text_of(catalog: Path, filename: str) -> str:
+    import sqlite3
+
+    with sqlite3.connect(catalog) as conn:
+        rows = conn.execute(
+            "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.filename = ?", (filename,)
+        ).fetchall()
+    return " ".join(r[0] for r in rows)
