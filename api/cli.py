@@ -122,7 +122,7 @@ class _LocalIngest:
     """Writes the embedded index itself (the caller holds the writer lock); one pipeline for the
     whole run, so ``--watch`` loads the model once."""
 
-    def __init__(self, settings: Settings, collection: str, parse_workers: int) -> None:
+    def __init__(self, settings: Settings, collection: str, parse_workers: int, *, contextual: bool = True) -> None:
         from ingest.db import build_catalog
         from ingest.embeddings import build_embedder
         from ingest.index import VectorIndex
@@ -132,7 +132,11 @@ class _LocalIngest:
         embedder = build_embedder(settings)
         index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
         self.pipeline = IngestPipeline(
-            settings=settings, session_factory=session_factory, embedder=embedder, vector_index=index
+            settings=settings,
+            session_factory=session_factory,
+            embedder=embedder,
+            vector_index=index,
+            contextual=contextual,
         )
         self.collection = collection
         self.parse_workers = parse_workers
@@ -468,6 +472,14 @@ def eval_(
         str | None, typer.Option(help="Collection to ingest into and search (default eval-DATASET).")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Also score the LangChain recipe (page texts → RecursiveCharacterTextSplitter(1000, 200) → "
+            "dense top-k, no context) as mode 'recipe', in its own collection COLLECTION-recipe.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a dataset's documents into an isolated collection (duplicates are skipped, so reruns
     are cheap) and report retrieval metrics per mode: page_recall@5/@10, doc_recall@5, mrr@10,
@@ -497,8 +509,12 @@ def eval_(
         usable, skipped = load(questions, documents)
     files, _ = _collect([folder], recursive=False)
     lock = acquire_writer_lock(settings)
+    workers = max(1, (os.cpu_count() or 2) - 1)
     try:
-        outcomes = _LocalIngest(settings, name, max(1, (os.cpu_count() or 2) - 1)).run(files)
+        outcomes = _LocalIngest(settings, name, workers).run(files)
+        if baseline:
+            recipe = settings.model_copy(update={"chunk_size": 1000, "chunk_overlap": 200})
+            _LocalIngest(recipe, f"{name}-recipe", workers, contextual=False).run(files)
     finally:
         if lock is not None:
             lock.release()
@@ -512,6 +528,8 @@ def eval_(
         "documents_failed": [o.path for o in outcomes if o.status == "failed"],
         "modes": {m: evaluate(retriever, usable, mode=m, collection=name) for m in modes},  # type: ignore[arg-type]
     }
+    if baseline:
+        report["modes"]["recipe"] = evaluate(retriever, usable, mode="dense", collection=f"{name}-recipe")
     table = Table(title=f"{dataset}: {len(usable)} questions ({skipped} skipped), collection {name!r}")
     metric_names = list(next(iter(report["modes"].values())))
     table.add_column("mode")

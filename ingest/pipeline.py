@@ -120,8 +120,12 @@ class IngestPipeline:
         session_factory: sessionmaker[Session],
         embedder: Embedder,
         vector_index: VectorIndex,
+        contextual: bool = True,
     ) -> None:
+        """``contextual=False`` embeds and indexes chunk text alone, without the document's
+        context (the baseline ``docent eval --baseline`` measures against)."""
         self.settings = settings
+        self.contextual = contextual
         self.session_factory = session_factory
         self.embedder = embedder
         self.vector_index = vector_index
@@ -318,8 +322,11 @@ class IngestPipeline:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
             _, spans = document_text(parsed.pages)
             sections = chunk_sections(specs, parsed.headings, spans)
-            base_context = document_context(doc.filename, parsed.title)
-            contexts = [f"{base_context} · {section}" if section else base_context for section in sections]
+            base_context = document_context(doc.filename, parsed.title) if self.contextual else ""
+            contexts = [
+                (f"{base_context} · {section}" if section else base_context) if self.contextual else ""
+                for section in sections
+            ]
             terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
         except ParseError as exc:
             self._forget(job_id)
@@ -362,7 +369,11 @@ class IngestPipeline:
                 if p.cancel.is_set():
                     raise ParseError("cancelled", "ingestion was cancelled")
                 batch = range(begin, min(begin + EMBED_BATCH, len(p.specs)))
-                vectors.extend(self.embedder.embed([f"{p.contexts[i]}\n{p.specs[i].text}" for i in batch]))
+                vectors.extend(
+                    self.embedder.embed(
+                        [f"{p.contexts[i]}\n{p.specs[i].text}" if p.contexts[i] else p.specs[i].text for i in batch]
+                    )
+                )
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(p.sha256, p.collection_id, s.ordinal) for s in p.specs]

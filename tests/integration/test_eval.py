@@ -53,6 +53,21 @@ def test_beir_layout_end_to_end(tmp_path: Path, settings: Settings) -> None:
     assert again.exit_code == 0, again.output
     rerun = json.loads(again_out.read_text())
     assert rerun["documents_new"] == 0 and rerun["documents"] == 4 and list(rerun["modes"]) == ["hybrid"]
+    base_out = tmp_path / "baseline.json"
+    based = CliRunner().invoke(app, [*args, "--mode", "dense", "--baseline", "--json", str(base_out)], env=env)
+    assert based.exit_code == 0, based.output
+    modes = json.loads(base_out.read_text())["modes"]
+    assert list(modes) == ["dense", "recipe"] and modes["recipe"]["doc_recall@5"] == 1.0
+    from sqlalchemy import text
+
+    from ingest.db import build_catalog
+
+    with build_catalog(settings)[1]() as session:  # the recipe's chunks carry no context
+        contexts = session.execute(
+            text("SELECT DISTINCT c.context FROM chunks c JOIN collections k ON k.id = c.collection_id "
+                 "WHERE k.name = 'eval-beir-recipe'")
+        ).scalars().all()  # fmt: skip
+    assert contexts == [""]
 
 
 def test_squad_answer_spans(tmp_path: Path, settings: Settings) -> None:
