@@ -75,7 +75,13 @@ def embed_only(data_dir: Path) -> dict[str, Any]:
     for begin in range(0, len(inputs), EMBED_BATCH):
         embedder.embed(inputs[begin : begin + EMBED_BATCH])
     seconds = time.perf_counter() - started
-    return {"chunks": len(inputs), "embed_s": round(seconds, 1), "chunks_per_s": round(len(inputs) / seconds, 2)}
+    return {
+        "chunks": len(inputs),
+        "embed_s": round(seconds, 1),
+        "chunks_per_s": round(len(inputs) / seconds, 2),
+        # inputs longer than the model's 256-token window, cut at embedding time
+        "truncated_fraction": round(embedder.truncated / max(1, len(inputs)), 4),
+    }
 
 
 def recipe(folder: Path, persist: Path) -> dict[str, Any]:
