@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             pipeline = IngestPipeline(
                 settings=settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )
-            worker = IngestWorker(pipeline)
+            worker = IngestWorker(pipeline, exclusive=lock is not None)
             retriever = build_retriever(
                 settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )

@@ -73,7 +73,23 @@ def _collect(paths: list[Path], recursive: bool) -> tuple[list[tuple[Path, str]]
                 )
         else:
             problems.append(FileResult(str(path), path.name, "failed", reason="no such file or directory"))
-    return list(found.items()), problems
+    return _unique_names(found), problems
+
+
+def _unique_names(found: dict[Path, str]) -> list[tuple[Path, str]]:
+    """Names are how a collection tells versions apart, so two different files of one run must not
+    share one: colliding names fall back to the path relative to the working directory (else the
+    absolute path). At most 512 characters, keeping the end."""
+    counts: dict[str, int] = {}
+    for name in found.values():
+        counts[name] = counts.get(name, 0) + 1
+    cwd = Path.cwd().resolve()
+    named = []
+    for path, name in found.items():
+        if counts[name] > 1:
+            name = path.relative_to(cwd).as_posix() if path.is_relative_to(cwd) else path.as_posix().lstrip("/")
+        named.append((path, name[-512:]))
+    return named
 
 
 class _IngestDisplay:
@@ -122,7 +138,15 @@ class _LocalIngest:
     """Writes the embedded index itself (the caller holds the writer lock); one pipeline for the
     whole run, so ``--watch`` loads the model once."""
 
-    def __init__(self, settings: Settings, collection: str, parse_workers: int, *, contextual: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        collection: str,
+        parse_workers: int,
+        *,
+        contextual: bool = True,
+        exclusive: bool = True,
+    ) -> None:
         from ingest.db import build_catalog
         from ingest.embeddings import build_embedder
         from ingest.index import VectorIndex
@@ -140,7 +164,9 @@ class _LocalIngest:
         )
         self.collection = collection
         self.parse_workers = parse_workers
-        resumed = self.pipeline.requeue_interrupted()  # a run stopped by Ctrl-C or a crash continues here
+        # a run stopped by Ctrl-C or a crash continues here (without the writer lock, i.e. with a
+        # Chroma server, only jobs that stopped making progress long ago are taken as dead)
+        resumed = self.pipeline.requeue_interrupted(None if exclusive else 600.0)
         if resumed:
             err_console.print(f"resuming {len(resumed)} interrupted job(s)")
 
@@ -149,7 +175,7 @@ class _LocalIngest:
 
         display = _IngestDisplay(len(files))
         with display.progress:
-            return ingest_files(
+            results = ingest_files(
                 self.pipeline,
                 files,
                 self.collection,
@@ -157,6 +183,18 @@ class _LocalIngest:
                 on_progress=display.job,
                 on_result=display.result,
             )
+            # jobs resumed from an earlier run whose files were not named this time
+            while (job_id := self.pipeline.next_queued()) is not None:
+                started = time.perf_counter()
+                job = self.pipeline.run(job_id, on_progress=display.job)
+                label = {"done": "ingested", "cancelled": "cancelled"}.get(job.status, "failed")
+                seconds = round(time.perf_counter() - started, 2)
+                results.append(
+                    FileResult(
+                        "", job.filename, label, job.pages_total, job.chunks or None, job.error, job.error_code, seconds
+                    )
+                )
+        return results
 
     def remove(self, name: str) -> int:
         """Delete the collection's documents called ``name``; returns how many."""
@@ -203,19 +241,20 @@ def _watch(runner: _LocalIngest | _RemoteIngest, roots: list[Path], recursive: b
         return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS and not Path(path).name.startswith(".")
 
     for changes in watchfiles.watch(*folders, watch_filter=supported, recursive=recursive, raise_interrupt=True):
+        # a batch is an unordered set (delete + re-create arrives as both): what counts is whether
+        # each path exists once the batch is over
         changed: dict[Path, str] = {}
-        for change, raw in sorted(changes, key=lambda c: c[1]):
+        for raw in sorted({raw for _, raw in changes}):
             path = Path(raw)
-            root = next((f for f in folders if path.is_relative_to(f.resolve()) or path.is_relative_to(f)), None)
+            root = next((f.resolve() for f in folders if path.is_relative_to(f.resolve())), None)
             if root is None:
                 continue
-            name = path.relative_to(root.resolve() if path.is_relative_to(root.resolve()) else root).as_posix()
-            if change == watchfiles.Change.deleted or not path.exists():
-                changed.pop(path, None)
+            name = path.relative_to(root).as_posix()
+            if path.is_file():
+                changed[path] = name
+            else:
                 removed = runner.remove(name)
                 console.print(f"removed {name}" if removed else f"{name} was not in the collection")
-            else:
-                changed[path] = name
         if changed:
             for result in runner.run(list(changed.items())):
                 console.print(f"{result.status} {result.name}" + (f": {result.reason}" if result.reason else ""))
@@ -315,7 +354,11 @@ def ingest(
                 raise typer.Exit(2) from exc
             err_console.print(f"a docent server holds the index; uploading through {server}")
     try:
-        runner = _RemoteIngest(server, collection) if server else _LocalIngest(settings, collection, parse_workers)
+        runner = (
+            _RemoteIngest(server, collection)
+            if server
+            else _LocalIngest(settings, collection, parse_workers, exclusive=lock is not None)
+        )
         results += runner.run(files)
         _report_ingest(results, time.perf_counter() - started, as_json)
         if watch:

@@ -41,6 +41,9 @@ READ_BLOCK = 1 << 20
 PARSE_SHARE = 0.15
 #: Longest sleep of an idle worker between looks at the catalog for queued jobs, in seconds.
 WORKER_IDLE_S = 1.0
+#: Without the writer lock, a running job with no progress for this long is taken as dead at start
+#: (jobs report progress every few pages and every embedding batch; parsing is capped at 300 s).
+STALE_JOB_S = 600.0
 
 
 def job_eta_s(job: IngestJob, now: datetime | None = None) -> float | None:
@@ -117,16 +120,20 @@ class IngestWorker:
     (each parse in its own isolated child process) meanwhile.
     """
 
-    def __init__(self, pipeline: IngestPipeline, *, parse_ahead: int = 1) -> None:
+    def __init__(self, pipeline: IngestPipeline, *, parse_ahead: int = 1, exclusive: bool = True) -> None:
+        """``exclusive``: this process holds the writer lock, so every job left running at start
+        is dead; without it (a Chroma server shared by several processes) only jobs with no
+        progress for ``STALE_JOB_S`` are."""
         self.pipeline = pipeline
         self.parse_ahead = max(1, parse_ahead)
+        self.exclusive = exclusive
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="docent-ingest", daemon=True)
 
     def start(self) -> None:
         """Re-queue jobs left unfinished by a previous run, then start the thread."""
-        for job_id in self.pipeline.requeue_interrupted():
+        for job_id in self.pipeline.requeue_interrupted(None if self.exclusive else STALE_JOB_S):
             logger.info("re-queueing interrupted job_id=%s", job_id)
         self._thread.start()
 
@@ -151,14 +158,16 @@ class IngestWorker:
 
     def _loop(self) -> None:
         ahead: deque[tuple[str, Future[Prepared | IngestJob]]] = deque()
-        with ThreadPoolExecutor(max_workers=self.parse_ahead, thread_name_prefix="docent-parse") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.parse_ahead, thread_name_prefix="docent-parse")
+        try:
             while not self._stopping.is_set():
+                job_id = None
                 try:
                     while len(ahead) <= self.parse_ahead:
-                        job_id = self.pipeline.next_queued({j for j, _ in ahead})
-                        if job_id is None:
+                        queued = self.pipeline.next_queued({j for j, _ in ahead})
+                        if queued is None:
                             break
-                        ahead.append((job_id, pool.submit(self.pipeline.prepare, job_id)))
+                        ahead.append((queued, pool.submit(self.pipeline.prepare, queued)))
                     if not ahead:
                         self._wake.wait(WORKER_IDLE_S)
                         self._wake.clear()
@@ -167,9 +176,13 @@ class IngestWorker:
                     prepared = future.result()
                     if isinstance(prepared, Prepared) and not self._stopping.is_set():
                         self.pipeline.index(prepared)
-                except Exception:  # the worker must outlive any one job; the pipeline already failed it
-                    logger.exception("ingest worker error")
+                except Exception as exc:  # the worker outlives any one job; that job must not stay running
+                    logger.exception("ingest worker error job_id=%s", job_id)
+                    if job_id is not None:
+                        self.pipeline.fail_job(job_id, exc)
                     time.sleep(WORKER_IDLE_S)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # prepares still running were cancelled by stop()
 
 
 class DocumentService:

@@ -108,7 +108,8 @@ class Retriever:
     ) -> RetrievalResult:
         """Top-``k`` chunks for ``query``. Raises ``CollectionNotFound`` for an unknown collection.
 
-        ``score`` is cosine similarity (dense), BM25 (keyword) or the fused score in [0, 1] (hybrid).
+        ``score`` is cosine similarity (dense), BM25 (keyword) or, in hybrid, the fused score in
+        [0, 1] plus ``DOCUMENT_PRIOR_WEIGHT`` times the document prior in [0, 1] (so up to 2).
         """
         timings: dict[str, float] = {}
         started = time.perf_counter()

@@ -91,14 +91,28 @@ def ingest_files(
     cancel = cancel or threading.Event()
     results: list[FileResult] = []
 
-    def register_and_prepare(path: Path, name: str) -> tuple[IngestJob | Prepared, float]:
-        started = time.perf_counter()
-        job = pipeline.register(path, name, collection)
-        if job.status != JobStatus.queued or cancel.is_set():
-            return job, started
-        return pipeline.prepare(job.id, on_progress, cancel=cancel), started
+    seen: set[str] = set()
+    seen_lock = threading.Lock()
 
-    pending: deque[tuple[Path, str, Future[tuple[IngestJob | Prepared, float]]]] = deque()
+    def register_and_prepare(path: Path, name: str) -> tuple[IngestJob | Prepared | FileResult, float]:
+        started = time.perf_counter()
+        try:
+            job = pipeline.register(path, name, collection)
+            with seen_lock:  # the same content twice in one run: the second is a duplicate
+                repeat = job.id in seen
+                seen.add(job.id)
+            if repeat:
+                return FileResult(str(path), name, "duplicate", job.pages_total, job.chunks or None), started
+            if job.status != JobStatus.queued or cancel.is_set():
+                return job, started
+            return pipeline.prepare(job.id, on_progress, cancel=cancel), started
+        except Exception as exc:  # unreadable, vanished, …: this file fails, the run goes on
+            logger.warning("could not ingest %s", path, exc_info=True)
+            return FileResult(
+                str(path), name, "failed", reason=f"{type(exc).__name__}: {exc}", code="io_error"
+            ), started
+
+    pending: deque[tuple[Path, str, Future[tuple[IngestJob | Prepared | FileResult, float]]]] = deque()
     upcoming = iter(files)
     with ThreadPoolExecutor(max_workers=max(1, parse_workers), thread_name_prefix="docent-parse") as pool:
 
@@ -115,8 +129,11 @@ def ingest_files(
                 path, name, future = pending.popleft()
                 outcome, started = future.result()
                 top_up()
-                job = pipeline.index(outcome) if isinstance(outcome, Prepared) else outcome
-                result = _result(path, name, job, started)
+                if isinstance(outcome, FileResult):
+                    result = outcome
+                else:
+                    job = pipeline.index(outcome) if isinstance(outcome, Prepared) else outcome
+                    result = _result(path, name, job, started)
                 results.append(result)
                 if on_result is not None:
                     on_result(result)

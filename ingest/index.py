@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from ingest.settings import Settings
@@ -438,11 +438,16 @@ class DocumentKeywordIndex:
     def write(session: Session, document_id: str, collection_id: int, terms: Counter[str]) -> int:
         """Replace the document's rows with ``terms`` (in the caller's transaction); returns the
         document's length in terms, to be stored as its ``term_count``."""
-        session.execute(text("DELETE FROM document_terms WHERE document_id = :d"), {"d": document_id})
+        from ingest.models import DocumentTerm
+
+        session.execute(delete(DocumentTerm).where(DocumentTerm.document_id == document_id))
         if terms:
             session.execute(
-                text("INSERT INTO document_terms (document_id, term, collection_id, tf) VALUES (:d, :t, :c, :f)"),
-                [{"d": document_id, "t": t, "c": collection_id, "f": f} for t, f in terms.items()],
+                insert(DocumentTerm),
+                [
+                    {"document_id": document_id, "term": t, "collection_id": collection_id, "tf": f}
+                    for t, f in terms.items()
+                ],
             )
         return terms.total()
 

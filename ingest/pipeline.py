@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -150,14 +153,27 @@ class IngestPipeline:
         return found
 
     def update_job(self, job_id: str, **fields: object) -> IngestJob:
-        """Set ``fields`` on the job and commit; return the job."""
+        """Set ``fields`` on the job unless it has ended (progress never overwrites ``done`` or
+        ``cancelled``), commit, and return the job."""
         with self.session_factory.begin() as session:
             job = session.get_one(IngestJob, job_id)
-            for key, value in fields.items():
-                setattr(job, key, value)
-            job.updated_at = utcnow()
+            if not JobStatus(job.status).terminal:
+                for key, value in fields.items():
+                    setattr(job, key, value)
+                job.updated_at = utcnow()
             _ = job.collection  # loaded for callers outside the session
         return job
+
+    def _claim(self, job_id: str, expected: Sequence[JobStatus], status: JobStatus, **fields: object) -> bool:
+        """Move the job to ``status`` only if it is in one of ``expected`` (one conditional
+        UPDATE, so of two processes or threads racing for a job exactly one wins)."""
+        with self.session_factory.begin() as session:
+            result = session.execute(
+                update(IngestJob)
+                .where(IngestJob.id == job_id, IngestJob.status.in_([e.value for e in expected]))
+                .values(status=status.value, updated_at=utcnow(), **fields)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -185,9 +201,14 @@ class IngestPipeline:
             if move:
                 source.replace(stored)
             else:
-                tmp = stored.with_suffix(stored.suffix + ".part")
-                shutil.copyfile(source, tmp)
-                tmp.replace(stored)
+                handle, tmp_name = tempfile.mkstemp(dir=self.settings.uploads_dir, suffix=".part")
+                os.close(handle)
+                tmp = Path(tmp_name)
+                try:
+                    shutil.copyfile(source, tmp)
+                    tmp.replace(stored)  # atomic: a concurrent copy of the same content is identical
+                finally:
+                    tmp.unlink(missing_ok=True)
         try:
             job_id = self._register_row(stored, filename, collection, digest, content_type)
         except IntegrityError:  # a concurrent upload of the same content won the race: report it
@@ -250,24 +271,24 @@ class IngestPipeline:
             session.flush()
             return job.id
 
-    def requeue_interrupted(self) -> list[str]:
-        """Reset jobs left unfinished by a process that died (or was stopped) to ``queued``, oldest
-        first, and return their ids. Call it only while holding the writer lock, before any job of
-        this process runs: a job in progress elsewhere would be run twice."""
-        ids = self.unfinished_job_ids()
-        for job_id in ids:
-            self.update_job(job_id, status=JobStatus.queued.value, error=None, error_code=None)
-        return ids
+    def requeue_interrupted(self, stale_after_s: float | None = None) -> list[str]:
+        """Reset jobs left running by a process that died (or was stopped) to ``queued``, oldest
+        first, and return their ids. With ``stale_after_s`` None the caller must hold the writer
+        lock (no other process runs jobs); without the lock (a Chroma server shared by several
+        processes) only jobs with no progress for ``stale_after_s`` seconds are taken as dead."""
+        running = [s for s in JobStatus if not s.terminal and s != JobStatus.queued]
+        ids = self.unfinished_job_ids(stale_after_s)
+        return [job_id for job_id in ids if self._claim(job_id, running, JobStatus.queued, error=None, error_code=None)]
 
-    def unfinished_job_ids(self) -> list[str]:
-        """Jobs not in a terminal state (interrupted by a restart), oldest first."""
-        terminal = [JobStatus.done.value, JobStatus.failed.value, JobStatus.duplicate.value]
+    def unfinished_job_ids(self, stale_after_s: float | None = None) -> list[str]:
+        """Jobs not in a terminal state, oldest first; with ``stale_after_s``, only those not
+        updated for that many seconds."""
+        terminal = [s.value for s in JobStatus if s.terminal]
+        stmt = select(IngestJob.id).where(IngestJob.status.not_in(terminal))
+        if stale_after_s is not None:
+            stmt = stmt.where(IngestJob.updated_at < utcnow() - timedelta(seconds=stale_after_s))
         with self.session_factory() as session:
-            return list(
-                session.scalars(
-                    select(IngestJob.id).where(IngestJob.status.not_in(terminal)).order_by(IngestJob.created_at)
-                )
-            )
+            return list(session.scalars(stmt.order_by(IngestJob.created_at)))
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -286,20 +307,24 @@ class IngestPipeline:
         child process), chunk, and gather sections and document terms. Returns what ``index``
         needs, or the job itself when it is already over or has just failed (a bad file, the
         document deleted, ``cancel`` set). Never raises for a bad file."""
-        cancel = self._cancel_event(job_id, cancel)  # first, so cancel_job either sees it or wins outright
+        cancel = self._cancel_event(job_id, cancel)  # first, so cancel_job either sees it or loses the claim
+        claimed = self._claim(
+            job_id, [JobStatus.queued], JobStatus.parsing, started_at=utcnow(), error=None, error_code=None
+        )
         with self.session_factory() as session:
             job = session.get_one(IngestJob, job_id)
-            if JobStatus(job.status).terminal:
-                self._forget(job_id)
-                return job
             found = session.get(Document, job.document_id) if job.document_id else None
+        if not claimed:  # over already, cancelled, or running elsewhere
+            self._forget(job_id)
+            return self.get_job(job_id)
         if found is None:  # deleted while queued
             self._forget(job_id)
             self._fail(job_id, None, "document_deleted", "the document was deleted before it was ingested")
             return self.get_job(job_id)
         doc = found
         progress = _Progress(self, job_id, on_progress)
-        progress(force=True, status=JobStatus.parsing.value, started_at=utcnow(), error=None, error_code=None)
+        if on_progress is not None:
+            on_progress(self.get_job(job_id))
         try:
             parsed = parse_isolated(
                 Path(doc.stored_path),
@@ -362,6 +387,7 @@ class IngestPipeline:
         p = prepared
         job_id = p.job_id
         progress = _Progress(self, job_id, p.on_progress)
+        replaced: list[_Removed] = []
         try:
             progress(force=True, status=JobStatus.embedding.value, chunks=len(p.specs), chunks_embedded=0)
             vectors: list[list[float]] = []
@@ -382,6 +408,12 @@ class IngestPipeline:
             ]
             self.vector_index.upsert(p.collection_id, ids, vectors, metas)
             with self.session_factory.begin() as session:
+                status = session.execute(  # the row lock makes a concurrent cancel wait for this commit
+                    select(IngestJob.status).where(IngestJob.id == job_id).with_for_update()
+                ).scalar_one()
+                if p.cancel.is_set() or status == JobStatus.cancelled:
+                    raise ParseError("cancelled", "ingestion was cancelled")
+                stored_job = session.get_one(IngestJob, job_id)
                 stored_doc = session.get(Document, p.document_id)
                 if stored_doc is None:  # deleted while it was being embedded
                     raise _Deleted
@@ -411,7 +443,6 @@ class IngestPipeline:
                 stored_doc.chunk_count = len(p.specs)
                 stored_doc.term_count = term_count
                 stored_doc.embedder = self.embedder.name
-                stored_job = session.get_one(IngestJob, job_id)
                 stored_job.status = JobStatus.done.value
                 stored_job.finished_at = utcnow()
                 replaced = self._remove_rows(
@@ -425,14 +456,15 @@ class IngestPipeline:
                         )
                     ).all(),
                 )
-            self._remove_stored(replaced)  # earlier versions of this file name: gone with this commit
             logger.info(
                 "ingested document_id=%s file=%s pages=%d chunks=%d", p.document_id, p.filename, p.pages, len(p.specs)
             )
         except _Deleted:
             self._discard_vectors(p.document_id, p.collection_id)
             self._fail(job_id, None, "document_deleted", "the document was deleted while it was being ingested")
-        except ParseError as exc:  # cancelled before any vector was written
+        except ParseError as exc:  # cancelled (vectors written by then are not kept)
+            if not self._is_ready(p.document_id):
+                self._discard_vectors(p.document_id, p.collection_id)
             if not self._shutting_down.is_set():
                 self._fail(job_id, p.document_id, exc.code, exc.message)
         except Exception as exc:  # any other failure fails this job with its reason, never the process
@@ -442,6 +474,11 @@ class IngestPipeline:
             self._fail(job_id, p.document_id, "internal_error", f"{type(exc).__name__}: {exc}")
         finally:
             self._forget(job_id)
+        if replaced:  # earlier versions of this file name, gone with the commit: their vectors and files
+            try:
+                self._remove_stored(replaced)
+            except OSError:
+                logger.warning("could not remove the files of replaced versions of %s", p.filename, exc_info=True)
         final = self.get_job(job_id)
         if p.on_progress is not None:
             p.on_progress(final)
@@ -451,6 +488,8 @@ class IngestPipeline:
         """Register the event that cancels ``job_id`` while it runs (the caller's, or a new one)."""
         with self._events_lock:
             event = self._cancel_events[job_id] = given or threading.Event()
+            if self._shutting_down.is_set():
+                event.set()
             return event
 
     def _forget(self, job_id: str) -> None:
@@ -476,21 +515,33 @@ class IngestPipeline:
     def queued_count(self) -> int:
         """How many jobs wait in ``queued``."""
         with self.session_factory() as session:
-            return len(session.scalars(select(IngestJob.id).where(IngestJob.status == JobStatus.queued.value)).all())
+            return session.execute(
+                select(func.count()).select_from(IngestJob).where(IngestJob.status == JobStatus.queued.value)
+            ).scalar_one()
 
     def cancel_job(self, job_id: str) -> IngestJob:
         """Cancel a job: a queued one at once, a running one at its next check (parsing within
-        0.25 s, embedding between batches; nothing is written once it is cancelled). Jobs already
-        over are returned unchanged."""
+        0.25 s, embedding between batches, at the latest before its catalog commit; its vectors
+        are then removed). Jobs already over are returned unchanged."""
         with self._events_lock:
             running = self._cancel_events.get(job_id)
             if running is not None:
                 running.set()
-        job = self.get_job(job_id)
-        if running is None and job.status == JobStatus.queued:
-            self._fail(job_id, job.document_id, "cancelled", "ingestion was cancelled before it started")
+        message = "ingestion was cancelled before it started"
+        if self._claim(job_id, [JobStatus.queued], JobStatus.cancelled, error=message, error_code="cancelled"):
             job = self.get_job(job_id)
-        return job
+            self._fail(job_id, job.document_id, "cancelled", message)
+        return self.get_job(job_id)
+
+    def fail_job(self, job_id: str, exc: BaseException) -> None:
+        """Best effort, for a job whose run raised out of the pipeline (the catalog failing, say):
+        mark it failed so it is never left running forever."""
+        try:
+            job = self.get_job(job_id)
+            if not JobStatus(job.status).terminal:
+                self._fail(job_id, job.document_id, "internal_error", f"{type(exc).__name__}: {exc}")
+        except Exception:  # the catalog itself may be what failed; the next start requeues the job
+            logger.exception("could not mark job_id=%s failed", job_id)
 
     def _is_ready(self, document_id: str) -> bool:
         with self.session_factory() as session:
@@ -508,6 +559,8 @@ class IngestPipeline:
         is ready or gone (deleted): uploading or ingesting the file again retries it."""
         with self.session_factory.begin() as session:
             job = session.get_one(IngestJob, job_id)
+            if job.status == JobStatus.done:  # a finished job stays finished
+                return
             job.status = JobStatus.cancelled.value if code == "cancelled" else JobStatus.failed.value
             job.error = message
             job.error_code = code

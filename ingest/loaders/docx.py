@@ -1,5 +1,5 @@
-"""DOCX with python-docx: paragraphs and tables in document order; ``Title`` and ``Heading N``
-paragraph styles become headings."""
+"""DOCX with python-docx: paragraphs and tables in document order; the ``Title`` paragraph style
+becomes a level-1 heading and ``Heading N`` level N + 1 (capped at 6)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def load_docx(path: Path) -> ParsedDocument:
         style = (item.style.name if item.style is not None else "") or ""
         level = 1 if style.lower() == "title" else None
         match = _HEADING_STYLE.match(style)
-        if match:
-            level = int(match.group(1))
+        if match:  # under the Title: Heading 1 is level 2, and so on
+            level = int(match.group(1)) + 1
         if level is not None:
             if style.lower() == "title" and not title:
                 title = " ".join(item.text.split()) or None

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-21
 
 Documents ingested before this revision have ``term_count`` 0 and no prior in hybrid retrieval
-until they are re-ingested (``docent doctor --repair`` re-queues them).
+until ``docent doctor --repair`` indexes their terms (from their chunk rows, without re-embedding).
 """
 
 from collections.abc import Sequence

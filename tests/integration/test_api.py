@@ -256,7 +256,9 @@ def test_html_and_docx_are_ingested_with_their_sections(client: Any, tmp_path: P
     assert top["filename"] == "recipes.docx" and top["section"] == "Glaze recipes"
 
 
-def test_hybrid_ranks_the_named_companys_page_first_though_the_page_never_names_it(client: Any, tmp_path: Path) -> None:
+def test_hybrid_ranks_the_named_companys_sales_page_above_the_others_though_it_never_names_it(
+    client: Any, tmp_path: Path
+) -> None:
     def filing(name: str, company: str, sales: int) -> Path:
         return make_pdf(
             tmp_path / name,
@@ -358,3 +360,21 @@ def test_jobs_interrupted_by_a_shutdown_resume_at_the_next_start(
     assert len(restarted.get("/api/documents").json()["documents"]) == 2
     vectors = restarted.get("/api/health").json()["components"]["index"]["detail"]
     assert vectors.startswith(f"chroma, {jobs[0]['chunks'] + jobs[1]['chunks']} vectors")
+
+
+def test_a_cancelled_job_stays_cancelled_across_a_restart(make_client: Any, settings: Settings, report: Path) -> None:
+    client = make_client(settings)
+    pages = [f"Dome {n} of the observatory survey needs new seals. " * 25 for n in range(40)]
+    big = make_pdf(report.parent / "survey.pdf", pages)
+    response = client.post(
+        "/api/documents", files=[("files", (big.name, big.read_bytes())), ("files", (report.name, report.read_bytes()))]
+    )
+    big_id, small_id = (j["id"] for j in response.json()["jobs"])
+    assert client.post(f"/api/jobs/{small_id}/cancel").json()["status"] == "cancelled"
+    wait_for_jobs(client, [big_id])
+    client.__exit__(None, None, None)
+    restarted = make_client(settings)
+    time.sleep(1.5)  # a worker that wrongly re-queued it would have started by now
+    assert restarted.get(f"/api/jobs/{small_id}").json()["status"] == "cancelled"
+    statuses = {d["filename"]: d["status"] for d in restarted.get("/api/documents").json()["documents"]}
+    assert statuses == {"survey.pdf": "ready", "nordlys-report.pdf": "failed"}

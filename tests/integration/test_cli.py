@@ -111,3 +111,25 @@ def _text_of(catalog: Path, filename: str) -> str:
             "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.filename = ?", (filename,)
         ).fetchall()
     return " ".join(r[0] for r in rows)
+
+
+def test_the_same_file_twice_in_one_run_and_same_names_in_two_folders(tmp_path: Path, env: dict[str, str]) -> None:
+    for year, words in (("2022", "dredged to 12 metres"), ("2023", "dredged to 14 metres")):
+        (tmp_path / year).mkdir()
+        make_pdf(tmp_path / year / "report.pdf", [f"The north channel was {words} this year."])
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "again.pdf").write_bytes((tmp_path / "2022" / "report.pdf").read_bytes())
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["ingest", str(tmp_path / "2022" / "report.pdf"), str(tmp_path / "2023" / "report.pdf"),
+         str(tmp_path / "copy"), "--json"],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"ingested": 2, "duplicate": 1, "failed": 0, "cancelled": 0}
+    names = sorted(f["name"] for f in summary["files"] if f["status"] == "ingested")
+    assert len(set(names)) == 2 and all(n.endswith("report.pdf") for n in names)  # kept apart, no replacing
+    found = runner.invoke(app, ["search", "how deep was the north channel dredged", "-k", "4"], env=env)
+    assert "12 metres" in found.stdout and "14 metres" in found.stdout

@@ -104,7 +104,7 @@ KILL_INSIDE_CATALOG_TRANSACTION = """
 import os, signal
 from ingest.index import DocumentKeywordIndex
 def _die(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)  # chunk rows deleted, terms half written, nothing committed
+    os.kill(os.getpid(), signal.SIGKILL)  # inside the catalog transaction: old rows deleted, nothing committed
 DocumentKeywordIndex.write = staticmethod(_die)
 """
 

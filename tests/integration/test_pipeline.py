@@ -156,6 +156,8 @@ def test_vectors_of_an_interrupted_ingest_are_never_returned(settings: Settings,
     assert orphaned > 0
     assert retriever.retrieve("north channel depth", k=5).results == []
     assert pipeline.unfinished_job_ids() == [job.id]
+    assert pipeline.run(job.id).status == "indexing"  # still claimed by the run that died: not run twice
+    assert pipeline.requeue_interrupted() == [job.id]  # what a restart does
     assert pipeline.run(job.id).status == "done"
     assert pipeline.vector_index.count() == orphaned
     assert retriever.retrieve("north channel depth", k=5).results

@@ -144,7 +144,7 @@ def test_docx_paragraphs_tables_and_heading_styles(tmp_path: Path) -> None:
     assert parsed.title == "Annual report"
     assert text.index("Revenue grew 12%") < text.index("Region | Sales") < text.index("Europe | 1.2")
     assert text.index("Europe | 1.2") < text.index("Flat next year.")
-    assert [(h.level, h.text) for h in parsed.headings] == [(1, "Annual report"), (1, "Revenue"), (2, "Outlook")]
+    assert [(h.level, h.text) for h in parsed.headings] == [(1, "Annual report"), (2, "Revenue"), (3, "Outlook")]
 
 
 def test_a_file_that_is_not_a_word_document_fails_as_malformed(tmp_path: Path) -> None:
