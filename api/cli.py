@@ -146,14 +146,17 @@ class _LocalIngest:
         *,
         contextual: bool = True,
         exclusive: bool = True,
+        embedding_cache: Path | None = None,
     ) -> None:
         from ingest.db import build_catalog
-        from ingest.embeddings import build_embedder
+        from ingest.embeddings import CachedEmbedder, Embedder, build_embedder
         from ingest.index import VectorIndex
         from ingest.pipeline import IngestPipeline
 
         _, session_factory = build_catalog(settings)
-        embedder = build_embedder(settings)
+        embedder: Embedder = build_embedder(settings)
+        if embedding_cache is not None:
+            embedder = CachedEmbedder(embedder, embedding_cache)
         index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
         self.pipeline = IngestPipeline(
             settings=settings,
@@ -554,10 +557,11 @@ def eval_(
     lock = acquire_writer_lock(settings)
     workers = max(1, (os.cpu_count() or 2) - 1)
     try:
-        outcomes = _LocalIngest(settings, name, workers).run(files)
+        cache = settings.data_dir / "eval" / "embedding-cache.sqlite"  # reruns embed only changed chunks
+        outcomes = _LocalIngest(settings, name, workers, embedding_cache=cache).run(files)
         if baseline:
             recipe = settings.model_copy(update={"chunk_size": 1000, "chunk_overlap": 200})
-            _LocalIngest(recipe, f"{name}-recipe", workers, contextual=False).run(files)
+            _LocalIngest(recipe, f"{name}-recipe", workers, contextual=False, embedding_cache=cache).run(files)
     finally:
         if lock is not None:
             lock.release()

@@ -20,7 +20,15 @@ import numpy as np
 
 from ingest.settings import Settings
 
-__all__ = ["Embedder", "EmbeddingError", "HashingEmbedder", "LocalOnnxEmbedder", "OpenAIEmbedder", "build_embedder"]
+__all__ = [
+    "CachedEmbedder",
+    "Embedder",
+    "EmbeddingError",
+    "HashingEmbedder",
+    "LocalOnnxEmbedder",
+    "OpenAIEmbedder",
+    "build_embedder",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +180,55 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+class CachedEmbedder:
+    """Wraps an embedder with a persistent cache keyed by sha256(model name, input text), in a
+    SQLite file of float32 blobs: ``docent eval`` reruns after a change that re-chunks only part of
+    a corpus embed only the inputs that changed. Queries are not cached. Not thread-safe for
+    writes from several threads (``embed`` runs on the pipeline's one writer thread)."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        import sqlite3
+
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.name}\x00{text}".encode()).hexdigest()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        keys = [self._key(t) for t in texts]
+        found: dict[str, list[float]] = {}
+        for begin in range(0, len(keys), 500):
+            part = keys[begin : begin + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in self._db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", part):
+                found[key] = np.frombuffer(blob, dtype=np.float32).tolist()
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            vectors = self.inner.embed([texts[i] for i in missing])
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)",
+                    [
+                        (keys[i], np.asarray(v, dtype=np.float32).tobytes())
+                        for i, v in zip(missing, vectors, strict=True)
+                    ],
+                )
+            found.update((keys[i], v) for i, v in zip(missing, vectors, strict=True))
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        return [found[key] for key in keys]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
 
 
 def build_embedder(settings: Settings) -> Embedder:
