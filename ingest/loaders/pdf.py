@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from ingest.loaders import ParsedDocument, ParseError, ProgressFn
 
@@ -19,6 +20,23 @@ logger = logging.getLogger(__name__)
 
 ARRAY_LIMIT = 5_000_000
 DICT_LIMIT = 1_000_000
+
+
+def _over_limit(page: Any) -> int:
+    """1 when the page's content stream trips pypdf's decompression limit (``extract_text``
+    swallows that and answers ""), else 0. Only asked of pages without text, whose content
+    streams are small unless hostile."""
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    try:
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
+    except LimitReachedError:
+        return 1
+    except (PdfReadError, KeyError, ValueError, TypeError, AttributeError):
+        return 0
+    return 0
 
 
 def load_pdf(path: Path, progress: ProgressFn | None = None) -> ParsedDocument:
@@ -48,7 +66,7 @@ def load_pdf(path: Path, progress: ProgressFn | None = None) -> ParsedDocument:
         raise ParseError("malformed", "the PDF has no pages")
 
     pages: list[str] = []
-    empty = 0
+    empty = limited = 0
     for number in range(total):
         try:
             text = reader.pages[number].extract_text() or ""
@@ -58,9 +76,14 @@ def load_pdf(path: Path, progress: ProgressFn | None = None) -> ParsedDocument:
         text = text.replace("\x00", "")
         if not text.strip():
             empty += 1
+            limited += _over_limit(reader.pages[number])
         pages.append(text)
         if progress is not None and (number % 5 == 4 or number == total - 1):
             progress(number + 1, total)
+    if empty == total and limited:
+        raise ParseError(
+            "malformed", f"{limited} of {total} pages inflate past pypdf's safety limits (a decompression bomb?)"
+        )
     if empty == total:
         raise ParseError("no_text_layer", f"no text layer (scanned?): none of its {total} pages has extractable text")
     title = None

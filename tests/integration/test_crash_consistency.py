@@ -1,6 +1,7 @@
 """Exactly-once ingestion: `docent ingest` SIGKILLed at seeded random points and at the worst
-moments (vectors written, catalog not committed; inside the catalog transaction), then rerun to
-the end, holds exactly the chunk set of a clean run in every store, and `docent doctor` agrees."""
+moments (vectors written, catalog not committed; inside the catalog transaction), and stopped by
+Ctrl-C, then rerun to the end, holds exactly the chunk set of a clean run in every store, and
+`docent doctor` agrees."""
 
 from __future__ import annotations
 
@@ -136,6 +137,14 @@ def test_sigkill_anywhere_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
         proc = _ingest(crashed_dir, folder, patch=patch)
         proc.wait(timeout=300)
         assert proc.returncode == -signal.SIGKILL
+    # Ctrl-C: the CLI stops cleanly, says so, and exits 130
+    proc = _ingest(crashed_dir, folder)
+    time.sleep(max(2.0, clean_s / 2))
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode in (130, 0)  # 0 only if it had already finished
+    state = _state(crashed_dir)
+    assert state["partial"] == 0 and state["fts"] == len(state["chunks"])
     rng = random.Random(SEED)
     kills = attempts = 0
     while kills < RANDOM_KILLS and attempts < 3 * RANDOM_KILLS:

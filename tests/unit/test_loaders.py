@@ -153,3 +153,40 @@ def test_a_file_that_is_not_a_word_document_fails_as_malformed(tmp_path: Path) -
     with pytest.raises(ParseError) as info:
         parse_isolated(fake, content_type_for("fake.docx"), timeout_s=60, memory_mb=1024)
     assert info.value.code == "malformed"
+
+
+def _bomb_pdf(path: Path, expanded_mb: int) -> Path:
+    """A one-page PDF whose content stream inflates (FlateDecode) to ``expanded_mb`` MB of spaces."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    block = b" " * (1 << 20)
+    stream = b"".join(packer.compress(block) for _ in range(expanded_mb)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_decompression_bomb_fails_its_own_parse_and_nothing_else(tmp_path: Path) -> None:
+    bomb = _bomb_pdf(tmp_path / "bomb.pdf", expanded_mb=1500)
+    assert bomb.stat().st_size < 5 << 20  # a few MB on disk, 1.5 GB inflated
+    with pytest.raises(ParseError) as info:
+        parse_isolated(bomb, "application/pdf", timeout_s=60, memory_mb=768)
+    assert info.value.code == "malformed" and "decompression bomb" in info.value.message, info.value
+    # the parent is untouched and the next parse works
+    ok = make_pdf(tmp_path / "fine.pdf", ["Still parsing after the bomb."])
+    assert "Still parsing" in parse_isolated(ok, "application/pdf", timeout_s=60, memory_mb=768).pages[0]
