@@ -22,9 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.index import DocumentKeywordIndex, VectorIndex, document_terms
+from ingest.index import DocumentKeywordIndex, VectorIndex, document_card, document_terms
 from ingest.models import Chunk, Document, DocumentStatus, IngestJob, JobStatus
-from ingest.pipeline import CONTEXT_TERM_WEIGHT
 
 __all__ = ["DoctorReport", "diagnose"]
 
@@ -67,8 +66,8 @@ def _keyword_index_ok(session: Session) -> bool:
 
 
 def _rebuild_terms(session: Session, doc: Document) -> None:
-    """Document-level terms from the text the chunk rows cover (overlaps counted once) plus the
-    document context, as the pipeline writes them."""
+    """Document-level terms from the text the chunk rows cover (overlaps counted once) and the
+    document context: the same card the pipeline writes, give or take whitespace between chunks."""
     covered: list[str] = []
     end = 0
     context = ""
@@ -79,7 +78,7 @@ def _rebuild_terms(session: Session, doc: Document) -> None:
         if not context:  # the document context, without the chunk's own section
             suffix = f" · {chunk.section}" if chunk.section else ""
             context = chunk.context.removesuffix(suffix)
-    terms = document_terms([*covered, *[context] * CONTEXT_TERM_WEIGHT])
+    terms = document_terms(document_card(context, "".join(covered)))
     doc.term_count = DocumentKeywordIndex.write(session, doc.id, doc.collection_id, terms)
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.chunking import ChunkSpec, chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
 from ingest.embeddings import Embedder
-from ingest.index import DocumentKeywordIndex, VectorIndex, document_terms
+from ingest.index import DocumentKeywordIndex, VectorIndex, document_card, document_terms
 from ingest.loaders import ParseError, content_type_for, parse_isolated
 from ingest.models import Chunk, Collection, Document, DocumentStatus, DocumentTerm, IngestJob, JobStatus, utcnow
 from ingest.settings import Settings
@@ -39,9 +39,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 64
-#: How many times a document's context (file name, title) counts in its document-level terms: a
-#: title field weighted up, as in BM25F (Robertson, Zaragoza & Taylor, CIKM 2004).
-CONTEXT_TERM_WEIGHT = 5
 PROGRESS_INTERVAL_S = 0.5
 
 JobCallback = Callable[[IngestJob], None]
@@ -345,14 +342,14 @@ class IngestPipeline:
             )
             if not specs:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
-            _, spans = document_text(parsed.pages)
+            text, spans = document_text(parsed.pages)
             sections = chunk_sections(specs, parsed.headings, spans)
             base_context = document_context(doc.filename, parsed.title) if self.contextual else ""
             contexts = [
                 (f"{base_context} · {section}" if section else base_context) if self.contextual else ""
                 for section in sections
             ]
-            terms = document_terms([*parsed.pages, *[base_context] * CONTEXT_TERM_WEIGHT])
+            terms = document_terms(document_card(document_context(doc.filename, parsed.title), text))
         except ParseError as exc:
             self._forget(job_id)
             if exc.code != "cancelled" or not self._shutting_down.is_set():
