@@ -1,23 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { describeJob, formatBytes, formatEta, jobProgress } from "@/lib/format";
-import type { Job } from "@/lib/schemas";
+import { makeJob } from "@/lib/job-fixture";
 
-const job = (patch: Partial<Job>): Job => ({
-  id: "j",
-  document_id: null,
-  filename: "a.pdf",
-  collection: "default",
-  status: "queued",
-  error: null,
-  pages_total: null,
-  pages_done: 0,
-  chunks: 0,
-  chunks_embedded: 0,
-  eta_s: null,
-  created_at: "",
-  updated_at: "",
-  ...patch,
-});
+const job = makeJob;
 
 describe("describeJob", () => {
   it("shows progress while running", () => {

@@ -1,23 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { applyJobUpdates } from "@/lib/jobs";
+import { makeJob } from "@/lib/job-fixture";
 import type { Job } from "@/lib/schemas";
 
-const job = (id: string, patch: Partial<Job> = {}): Job => ({
-  id,
-  document_id: null,
-  filename: `${id}.pdf`,
-  collection: "default",
-  status: "embedding",
-  error: null,
-  pages_total: null,
-  pages_done: 0,
-  chunks: 0,
-  chunks_embedded: 0,
-  eta_s: null,
-  created_at: "",
-  updated_at: "",
-  ...patch,
-});
+const job = (id: string, patch: Partial<Job> = {}): Job =>
+  makeJob({ id, filename: `${id}.pdf`, status: "embedding", ...patch });
 
 describe("applyJobUpdates", () => {
   it("replaces updated jobs in place and keeps the others", () => {

@@ -2,23 +2,10 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { UploadPanel } from "@/components/sidebar/upload-panel";
 import type { UploadState } from "@/hooks/use-upload";
+import { makeJob } from "@/lib/job-fixture";
 import type { Job } from "@/lib/schemas";
 
-const job = (id: string, filename: string, status: Job["status"]): Job => ({
-  id,
-  document_id: null,
-  filename,
-  collection: "default",
-  status,
-  error: null,
-  pages_total: null,
-  pages_done: 0,
-  chunks: 0,
-  chunks_embedded: 0,
-  eta_s: null,
-  created_at: "",
-  updated_at: "",
-});
+const job = (id: string, filename: string, status: Job["status"]): Job => makeJob({ id, filename, status });
 
 const state = (jobs: Job[], cancelling: string[] = []): UploadState => ({
   jobs,
