@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from tests.fixtures.server import docent_server
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("DOCENT_SHARED_DATA", REPO.parent / "shared" / "data"))
 SEC = SHARED / "qa" / "docugami_sec10q"
@@ -37,7 +39,12 @@ FIN = SHARED / "qa" / "financebench"
 DOCENT = str(Path(sys.executable).parent / "docent")
 
 
-def _pct(values: list[float], q: float) -> float:
+def _p50_p95(values: list[float]) -> dict[str, float]:
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "n": len(values)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank), rounded to 0.1."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
@@ -73,55 +80,44 @@ def bench_ingest(data_dir: Path) -> dict[str, Any]:
 
 
 def bench_server(data_dir: Path) -> dict[str, Any]:
-    port = 8765
-    env = os.environ | {"DOCENT_DATA_DIR": str(data_dir), "DOCENT_PORT": str(port), "DOCENT_LLM_PROVIDER": "extractive"}
-    proc = subprocess.Popen([DOCENT, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if client.get("/api/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.3)
-            with (SEC / "qna_data.dev.csv").open(newline="", encoding="utf-8") as handle:
-                questions = [row["Question"] for row in csv.DictReader(handle)]
-            client.post("/api/retrieve", json={"query": "warm up"})
-            latencies = []
-            for q in questions:
-                started = time.perf_counter()
-                response = client.post("/api/retrieve", json={"query": q, "k": 8})
-                latencies.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-            ttft, server_prompt = [], []
-            for q in questions[:25]:
-                started = time.perf_counter()
-                first = None
-                with client.stream("POST", "/api/chat", json={"message": q}) as response:
-                    for line in response.iter_lines():
-                        if not line.startswith("data: ") or line == "data: [DONE]":
-                            continue
-                        part = json.loads(line[6:])
-                        if part["type"] == "text-delta" and first is None:
-                            first = (time.perf_counter() - started) * 1000
-                        if part["type"] == "finish":
-                            server_prompt.append(part["messageMetadata"]["timingsMs"]["prompt_ready"])
-                if first is not None:
-                    ttft.append(first)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with (
+        docent_server(data_dir, {"DOCENT_LLM_PROVIDER": "extractive"}) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        with (SEC / "qna_data.dev.csv").open(newline="", encoding="utf-8") as handle:
+            questions = [row["Question"] for row in csv.DictReader(handle)]
+        client.post("/api/retrieve", json={"query": "warm up"})
+        latencies = []
+        for q in questions:
+            started = time.perf_counter()
+            response = client.post("/api/retrieve", json={"query": q, "k": 8})
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+        ttft, server_prompt = [], []
+        for q in questions[:25]:
+            started = time.perf_counter()
+            first = None
+            with client.stream("POST", "/api/chat", json={"message": q}) as response:
+                for line in response.iter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    part = json.loads(line[6:])
+                    if part["type"] == "text-delta" and first is None:
+                        first = (time.perf_counter() - started) * 1000
+                    if part["type"] == "finish":
+                        server_prompt.append(part["messageMetadata"]["timingsMs"]["prompt_ready"])
+            if first is not None:
+                ttft.append(first)
     return {
-        "retrieve_hybrid_http_ms": {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "n": len(latencies)},
-        "chat_ttft_ms_extractive": {"p50": _pct(ttft, 0.5), "p95": _pct(ttft, 0.95), "n": len(ttft)},
+        "retrieve_hybrid_http_ms": {
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
+            "n": len(latencies),
+        },
+        "chat_ttft_ms_extractive": {"p50": percentile(ttft, 0.5), "p95": percentile(ttft, 0.95), "n": len(ttft)},
         "chat_server_retrieval_and_prompt_ms": {
-            "p50": _pct(server_prompt, 0.5),
-            "p95": _pct(server_prompt, 0.95),
+            "p50": percentile(server_prompt, 0.5),
+            "p95": percentile(server_prompt, 0.95),
             "mean": round(statistics.fmean(server_prompt), 1),
         },
     }

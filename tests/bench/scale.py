@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, text
+
+from tests.bench.run import percentile
+from tests.fixtures.server import docent_server
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("DOCENT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -118,52 +120,30 @@ def grow(data_dir: Path, collection: str, copies: int) -> int:
         return int(session.execute(text("SELECT count(*) FROM chunks")).scalar_one())
 
 
-def latency(data_dir: Path, port: int = 8777, rounds: int = 3) -> dict[str, Any]:
+def latency(data_dir: Path, rounds: int = 3) -> dict[str, Any]:
     """``POST /api/retrieve`` hybrid k=8 for every FinanceBench dev question, ``rounds`` times."""
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
-    env = {**os.environ, "DOCENT_DATA_DIR": str(data_dir), "DOCENT_PORT": str(port)}
-    docent = str(Path(sys.executable).parent / "docent")
-    server = subprocess.Popen([docent, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if client.get("/api/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.3)
-            for q in questions[:10]:  # warm caches (HNSW pages, SQLite pages)
-                client.post("/api/retrieve", json={"query": q, "k": 8})
-            ms: list[float] = []
-            server_ms: dict[str, list[float]] = {}
-            for _ in range(rounds):
-                for q in questions:
-                    started = time.perf_counter()
-                    response = client.post("/api/retrieve", json={"query": q, "k": 8, "mode": "hybrid"})
-                    ms.append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                    for stage, value in response.json()["timings_ms"].items():
-                        server_ms.setdefault(stage, []).append(value)
-    finally:
-        server.terminate()
-        server.wait(30)
-    ordered = sorted(ms)
-
-    def pct(values: list[float], q: float) -> float:
-        values = sorted(values)
-        return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+    with docent_server(data_dir) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        for q in questions[:10]:  # warm caches (HNSW pages, SQLite pages)
+            client.post("/api/retrieve", json={"query": q, "k": 8})
+        ms: list[float] = []
+        server_ms: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for q in questions:
+                started = time.perf_counter()
+                response = client.post("/api/retrieve", json={"query": q, "k": 8, "mode": "hybrid"})
+                ms.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                for stage, value in response.json()["timings_ms"].items():
+                    server_ms.setdefault(stage, []).append(value)
 
     return {
         "requests": len(ms),
-        "http_ms_p50": pct(ordered, 0.5),
-        "http_ms_p95": pct(ordered, 0.95),
+        "http_ms_p50": percentile(ms, 0.5),
+        "http_ms_p95": percentile(ms, 0.95),
         "http_ms_mean": round(statistics.fmean(ms), 1),
-        "server_stage_ms_p50": {stage: pct(v, 0.5) for stage, v in server_ms.items()},
-        "server_stage_ms_p95": {stage: pct(v, 0.95) for stage, v in server_ms.items()},
+        "server_stage_ms_p50": {stage: percentile(v, 0.5) for stage, v in server_ms.items()},
+        "server_stage_ms_p95": {stage: percentile(v, 0.95) for stage, v in server_ms.items()},
     }
 
 

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import shared_data
+from tests.fixtures.server import docent_server
 
 pytestmark = pytest.mark.shared_data
 
@@ -32,27 +31,15 @@ UNREADABLE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_the_whole_corpus_in_one_ingest_through_a_live_server(tmp_path: Path) -> None:
     folder = shared_data("pdfs")
     manifest = {f["file"]: f for f in json.loads((folder / "manifest.json").read_text())["files"]}
-    port = _free_port()
-    env = {**os.environ, "DOCENT_DATA_DIR": str(tmp_path / "data"), "DOCENT_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "data"
     health_failures: list[str] = []
     checks = 0
     stop = threading.Event()
 
-    def watch_health() -> None:
+    def watch_health(url: str) -> None:
         nonlocal checks
         with httpx.Client(base_url=url, timeout=5) as client:
             while not stop.is_set():
@@ -65,31 +52,20 @@ def test_the_whole_corpus_in_one_ingest_through_a_live_server(tmp_path: Path) ->
                 checks += 1
                 stop.wait(0.25)
 
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-            time.sleep(0.2)
-        watcher = threading.Thread(target=watch_health, daemon=True)
+    with docent_server(data_dir) as server:
+        watcher = threading.Thread(target=watch_health, args=(server.url,), daemon=True)
         watcher.start()
-        run = subprocess.run(
-            [sys.executable, "-m", "api.cli", "ingest", str(folder), "--server", url, "--json"],
-            env=env,
-            capture_output=True,
-            timeout=1800,
-        )
-        stop.set()
-        watcher.join(10)
-        assert server.poll() is None, "the server died during the ingest"
-    finally:
-        stop.set()
-        server.terminate()
-        server.wait(30)
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "api.cli", "ingest", str(folder), "--server", server.url, "--json"],
+                env={**os.environ, "DOCENT_DATA_DIR": str(data_dir)},
+                capture_output=True,
+                timeout=1800,
+            )
+        finally:
+            stop.set()
+            watcher.join(10)
+        assert server.process.poll() is None, "the server died during the ingest"
 
     assert run.returncode == 1, run.stderr[-2000:]  # some files failed, as they must
     results = {r["name"]: r for r in json.loads(run.stdout)["files"]}
@@ -104,7 +80,7 @@ def test_the_whole_corpus_in_one_ingest_through_a_live_server(tmp_path: Path) ->
             assert result["pages"] == entry["pages"], (name, result["pages"], entry["pages"])
     assert checks > 10 and health_failures == [], health_failures[:5]
 
-    catalog = sqlite3.connect(tmp_path / "data" / "docent.db")
+    catalog = sqlite3.connect(data_dir / "docent.db")
     partial = catalog.execute(
         "SELECT count(*) FROM documents d WHERE (d.status = 'ready') != "
         "((SELECT count(*) FROM chunks c WHERE c.document_id = d.id) = d.chunk_count AND d.chunk_count > 0)"
