@@ -9,7 +9,7 @@ import pytest
 
 from ingest.loaders import ParseError, content_type_for, parse_isolated
 from ingest.loaders.text import decode_text
-from tests.fixtures.pdfgen import make_pdf
+from tests.fixtures.pdfgen import make_pdf, write_pdf
 
 
 def test_pdf_pages_come_back_in_order(tmp_path: Path) -> None:
@@ -162,23 +162,15 @@ def _bomb_pdf(path: Path, expanded_mb: int) -> Path:
     packer = zlib.compressobj(9)
     block = b" " * (1 << 20)
     stream = b"".join(packer.compress(block) for _ in range(expanded_mb)) + packer.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf(
+        path,
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        ],
+    )
 
 
 def test_a_decompression_bomb_fails_its_own_parse_and_nothing_else(tmp_path: Path) -> None:
