@@ -30,9 +30,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ingest.bulk import FileResult
+from ingest.bulk import FileResult, job_result, result_label
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.models import IngestJob
+from ingest.models import IngestJob, JobStatus
 from ingest.settings import Settings
 
 __all__ = ["app"]
@@ -41,7 +41,7 @@ app = typer.Typer(help="docent: grounded, cited answers over your own documents.
 console = Console()
 err_console = Console(stderr=True)
 
-TERMINAL = ("done", "failed", "cancelled", "duplicate")
+TERMINAL = frozenset(s.value for s in JobStatus if s.terminal)
 
 
 def _logging(verbose: bool) -> None:
@@ -190,13 +190,7 @@ class _LocalIngest:
             while (job_id := self.pipeline.next_queued()) is not None:
                 started = time.perf_counter()
                 job = self.pipeline.run(job_id, on_progress=display.job)
-                label = {"done": "ingested", "cancelled": "cancelled"}.get(job.status, "failed")
-                seconds = round(time.perf_counter() - started, 2)
-                results.append(
-                    FileResult(
-                        "", job.filename, label, job.pages_total, job.chunks or None, job.error, job.error_code, seconds
-                    )
-                )
+                results.append(job_result("", job.filename, job, started))
         return results
 
     def remove(self, name: str) -> int:
@@ -289,14 +283,11 @@ def _ingest_remote(server: str, files: list[tuple[Path, str]], collection: str) 
             while job["status"] not in TERMINAL:
                 time.sleep(0.5)
                 job = client.get(f"/api/jobs/{job['id']}").json()
-            label = {"done": "ingested", "duplicate": "duplicate", "cancelled": "cancelled"}.get(
-                job["status"], "failed"
-            )
             results.append(
                 FileResult(
                     str(path),
                     name,
-                    label,
+                    result_label(job["status"]),
                     job["pages_total"],
                     job["chunks"] or None,
                     job["error"],

@@ -28,7 +28,7 @@ from ingest.models import IngestJob, JobStatus
 if TYPE_CHECKING:
     from ingest.pipeline import IngestPipeline, Prepared
 
-__all__ = ["FileResult", "ingest_files"]
+__all__ = ["FileResult", "ingest_files", "job_result", "result_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,17 @@ class FileResult:
     seconds: float = 0.0
 
 
-def _result(path: Path, name: str, job: IngestJob, started: float) -> FileResult:
+def result_label(status: str) -> str:
+    """What a file whose job ended in ``status`` is reported as: ingested, duplicate, cancelled or failed."""
+    return _LABELS.get(status, "failed")
+
+
+def job_result(path: str, name: str, job: IngestJob, started: float) -> FileResult:
+    """The ``FileResult`` of a file whose job has ended; ``started`` is its ``perf_counter`` start."""
     return FileResult(
-        path=str(path),
+        path=path,
         name=name,
-        status=_LABELS.get(job.status, "failed"),
+        status=result_label(job.status),
         pages=job.pages_total,
         chunks=job.chunks or None,
         reason=job.error,
@@ -133,7 +139,7 @@ def ingest_files(
                     result = outcome
                 else:
                     job = pipeline.index(outcome) if isinstance(outcome, Prepared) else outcome
-                    result = _result(path, name, job, started)
+                    result = job_result(str(path), name, job, started)
                 results.append(result)
                 if on_result is not None:
                     on_result(result)

@@ -30,6 +30,7 @@ __all__ = [
     "chunk_sections",
     "document_context",
     "document_text",
+    "embedding_input",
 ]
 
 #: Part of every chunk id: change it whenever chunk boundaries change for the same input.
@@ -149,6 +150,12 @@ def chunk_sections(chunks: list[ChunkSpec], headings: list[Heading], page_spans:
         sections.append(path[:MAX_SECTION_CHARS])
     by_start = dict(zip(sorted(range(len(chunks)), key=lambda i: chunks[i].char_start), sections, strict=True))
     return [by_start[i] for i in range(len(chunks))]
+
+
+def embedding_input(context: str, text: str) -> str:
+    """What is embedded for a chunk: its context on the first line, then its text (the text alone
+    without a context)."""
+    return f"{context}\n{text}" if context else text
 
 
 def chunk_id_for(document_sha256: str, collection_id: int, ordinal: int) -> str:

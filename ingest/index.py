@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
+from ingest.models import DocumentTerm
 from ingest.settings import Settings
 
 __all__ = [
@@ -495,8 +496,6 @@ class DocumentKeywordIndex:
     def write(session: Session, document_id: str, collection_id: int, terms: Counter[str]) -> int:
         """Replace the document's rows with ``terms`` (in the caller's transaction); returns the
         document's length in terms, to be stored as its ``term_count``."""
-        from ingest.models import DocumentTerm
-
         session.execute(delete(DocumentTerm).where(DocumentTerm.document_id == document_id))
         if terms:
             session.execute(

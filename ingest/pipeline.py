@@ -26,7 +26,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.chunking import ChunkSpec, chunk_id_for, chunk_pages, chunk_sections, document_context, document_text
+from ingest.chunking import (
+    ChunkSpec,
+    chunk_id_for,
+    chunk_pages,
+    chunk_sections,
+    document_context,
+    document_text,
+    embedding_input,
+)
 from ingest.embeddings import Embedder
 from ingest.index import DocumentKeywordIndex, VectorIndex, document_card, document_terms
 from ingest.loaders import ParseError, content_type_for, parse_isolated
@@ -344,12 +352,13 @@ class IngestPipeline:
                 raise ParseError("no_text_layer", "no text to index (scanned pages or an empty file)")
             text, spans = document_text(parsed.pages)
             sections = chunk_sections(specs, parsed.headings, spans)
-            base_context = document_context(doc.filename, parsed.title) if self.contextual else ""
-            contexts = [
-                (f"{base_context} · {section}" if section else base_context) if self.contextual else ""
-                for section in sections
-            ]
-            terms = document_terms(document_card(document_context(doc.filename, parsed.title), text))
+            context = document_context(doc.filename, parsed.title)
+            contexts = (
+                [f"{context} · {section}" if section else context for section in sections]
+                if self.contextual
+                else [""] * len(specs)
+            )
+            terms = document_terms(document_card(context, text))
         except ParseError as exc:
             self._forget(job_id)
             if exc.code != "cancelled" or not self._shutting_down.is_set():
@@ -392,11 +401,7 @@ class IngestPipeline:
                 if p.cancel.is_set():
                     raise ParseError("cancelled", "ingestion was cancelled")
                 batch = range(begin, min(begin + EMBED_BATCH, len(p.specs)))
-                vectors.extend(
-                    self.embedder.embed(
-                        [f"{p.contexts[i]}\n{p.specs[i].text}" if p.contexts[i] else p.specs[i].text for i in batch]
-                    )
-                )
+                vectors.extend(self.embedder.embed([embedding_input(p.contexts[i], p.specs[i].text) for i in batch]))
                 progress(chunks_embedded=len(vectors))
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(p.sha256, p.collection_id, s.ordinal) for s in p.specs]

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 from api.deps import DocumentsDep
 from api.documents import document_public
 from api.schemas import DocumentList, DocumentPublic, JobPublic, UploadResponse
+from ingest.models import JobStatus
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -92,7 +93,7 @@ async def job_events(job_id: str, request: Request, service: DocumentsDep) -> Ev
             if payload != last:
                 yield {"event": "progress", "data": payload}
                 last = payload
-            if job.status in ("done", "failed", "cancelled", "duplicate") or await request.is_disconnected():
+            if JobStatus(job.status).terminal or await request.is_disconnected():
                 return
             await asyncio.sleep(JOB_POLL_S)
             job = await asyncio.to_thread(service.job, job_id)

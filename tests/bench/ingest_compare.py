@@ -63,12 +63,13 @@ def embed_only(data_dir: Path) -> dict[str, Any]:
     """(In a fresh process.) Embed what docent embedded, timing only ``embed`` calls."""
     import sqlite3
 
+    from ingest.chunking import embedding_input
     from ingest.embeddings import LocalOnnxEmbedder
     from ingest.pipeline import EMBED_BATCH
 
     catalog = sqlite3.connect(data_dir / "docent.db")
     rows = catalog.execute("SELECT context, text FROM chunks ORDER BY document_id, ordinal").fetchall()
-    inputs = [f"{context}\n{text}" for context, text in rows]
+    inputs = [embedding_input(context, text) for context, text in rows]
     embedder = LocalOnnxEmbedder()
     embedder.embed(["warm up"])
     started = time.perf_counter()
