@@ -2,10 +2,11 @@
 (by name), each measured in its own process (wall time; peak RSS by ``/usr/bin/time``):
 
 1. ``docent ingest`` into a fresh data dir: wall time, pages/s, chunks/s, peak RSS.
-2. embed-only: exactly the inputs docent embedded (context + chunk text, read back from its
+2. parse-only: the same files parsed and chunked one after another, as docent parses them.
+3. embed-only: exactly the inputs docent embedded (context + chunk text, read back from its
    catalog) through the same ``LocalOnnxEmbedder``, timing the embedding alone — the floor on
    this machine.
-3. the recipe users start from: ``PyPDFLoader`` → ``RecursiveCharacterTextSplitter(1000, 200)`` →
+4. the recipe users start from: ``PyPDFLoader`` → ``RecursiveCharacterTextSplitter(1000, 200)`` →
    ``Chroma.from_documents``, with the same model (docent's ONNX embedder behind LangChain's
    ``Embeddings`` interface, which is faster than the usual sentence-transformers path: the
    comparison favours the recipe).
@@ -57,6 +58,22 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, in
             raise RuntimeError(f"{cmd[:4]} failed: {out.stderr[-2000:]}")
         peak_kb = int(Path(rss.name).read_text().split()[-1])
     return wall, round(peak_kb / 1024), out.stdout
+
+
+def parse_only(folder: Path) -> dict[str, Any]:
+    """(In a fresh process.) Parse (isolated, as docent does) and chunk every PDF in ``folder``, one
+    after another: the CPU time parsing adds to an ingest on top of embedding."""
+    from ingest.chunking import chunk_pages
+    from ingest.loaders import parse_isolated
+
+    started = time.perf_counter()
+    pages = 0
+    for path in sorted(folder.glob("*.pdf")):
+        parsed = parse_isolated(path, "application/pdf", timeout_s=300, memory_mb=4096)
+        chunk_pages(parsed.pages, headings=parsed.headings)
+        pages += len(parsed.pages)
+    seconds = time.perf_counter() - started
+    return {"pages": pages, "parse_s": round(seconds, 1), "pages_per_s": round(pages / seconds, 2)}
 
 
 def embed_only(data_dir: Path) -> dict[str, Any]:
@@ -141,6 +158,8 @@ def main() -> dict[str, Any]:
         module = "tests.bench.ingest_compare"
         wall, rss, out = _timed([sys.executable, "-m", module, "embed-only", str(root / "docent")])
         result["embed_only"] = {**json.loads(out), "process_wall_s": round(wall, 1), "peak_rss_mb": rss}
+        wall, rss, out = _timed([sys.executable, "-m", module, "parse-only", str(folder)])
+        result["parse_only"] = {**json.loads(out), "peak_rss_mb": rss}
         wall, rss, out = _timed([sys.executable, "-m", module, "recipe", str(folder), str(root / "recipe")])
         result["recipe"] = {**json.loads(out), "wall_s": round(wall, 1), "peak_rss_mb": rss}
     result["docent_over_embed_only"] = round(result["docent"]["wall_s"] / result["embed_only"]["embed_s"], 3)
@@ -151,6 +170,8 @@ def main() -> dict[str, Any]:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "embed-only":
         sys.stdout.write(json.dumps(embed_only(Path(sys.argv[2]))) + "\n")
+    elif len(sys.argv) > 1 and sys.argv[1] == "parse-only":
+        sys.stdout.write(json.dumps(parse_only(Path(sys.argv[2]))) + "\n")
     elif len(sys.argv) > 1 and sys.argv[1] == "recipe":
         sys.stdout.write(json.dumps(recipe(Path(sys.argv[2]), Path(sys.argv[3]))) + "\n")
     else:

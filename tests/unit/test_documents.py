@@ -42,11 +42,11 @@ def _job(status: str, started_ago_s: float | None, **fields: object) -> IngestJo
 
 def test_eta_extrapolates_elapsed_time_over_progress() -> None:
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-    # parsing done (15%) and half the chunks embedded: 57.5% done after 23 s -> 17 s left
+    # parsing done (23%) and half the chunks embedded: 61.5% done after 23 s -> 14.4 s left
     halfway = _job("embedding", 23, pages_done=10, pages_total=10, chunks=100, chunks_embedded=50)
-    assert job_eta_s(halfway, now) == pytest.approx(17.0, abs=0.1)
-    # a quarter of the pages parsed after 3 s: 3.75% done -> 77 s left
-    assert job_eta_s(_job("parsing", 3, pages_done=5, pages_total=20), now) == pytest.approx(77.0, abs=0.1)
+    assert job_eta_s(halfway, now) == pytest.approx(14.4, abs=0.1)
+    # a quarter of the pages parsed after 3 s: 5.75% done -> 49.2 s left
+    assert job_eta_s(_job("parsing", 3, pages_done=5, pages_total=20), now) == pytest.approx(49.2, abs=0.1)
     naive = _job("embedding", 23, chunks=100, chunks_embedded=50)
     naive.started_at = naive.started_at.replace(tzinfo=None)  # type: ignore[union-attr]  # as SQLite returns it
     assert job_eta_s(naive, now) is not None
