@@ -482,8 +482,8 @@ class DocumentKeywordIndex:
     Cards, not whole documents: over whole 300-page filings BM25's saturation let a 10-K that
     names Amazon three times score like Amazon's own, and long questions' generic words decided the
     prior (``docent eval``, min-max prior at weight 1: FinanceBench page-recall@10 0.600 → 0.508
-    with whole documents, 0.615 with cards; SEC 10-Q doc-recall@5 0.856 → 0.949 whole, 0.979 cards). BM25 with k1 = 1.2, b = 0.75
-    and the Lucene idf
+    with whole documents, 0.615 with cards; SEC 10-Q doc-recall@5 0.856 → 0.949 whole, 0.979 cards).
+    BM25 with k1 = 1.2, b = 0.75 and the Lucene idf
     ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza, "The Probabilistic Relevance
     Framework: BM25 and Beyond", 2009); N, df and the average length are taken over the ready
     documents of the searched collection (all collections when none is given).
