@@ -1,4 +1,5 @@
-"""Helpers for API tests: wait for jobs, read an SSE chat stream into parts."""
+"""Helpers for integration tests: an ingest pipeline on real stores, wait for jobs, read an SSE
+chat stream into parts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,29 @@ import json
 import time
 from typing import Any
 
-TERMINAL = ("done", "failed", "cancelled", "duplicate")
+from api.retrieval import Retriever
+from ingest.db import build_catalog
+from ingest.index import KeywordIndex, VectorIndex
+from ingest.models import JobStatus
+from ingest.pipeline import IngestPipeline
+from ingest.settings import Settings
+
+TERMINAL = frozenset(s.value for s in JobStatus if s.terminal)
+
+
+def ingest_stack(settings: Settings, embedder: Any, **retriever_options: Any) -> tuple[IngestPipeline, Retriever]:
+    """A pipeline and a retriever over ``settings``' catalog and vector index (migrated, empty)."""
+    _, factory = build_catalog(settings)
+    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
+    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    retriever = Retriever(
+        session_factory=factory,
+        embedder=embedder,
+        vector_index=index,
+        keyword_index=KeywordIndex(),
+        **retriever_options,
+    )
+    return pipeline, retriever
 
 
 def wait_for_jobs(client: Any, job_ids: list[str], timeout_s: float = 180) -> list[dict[str, Any]]:

@@ -10,13 +10,11 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from api.cli import app
-from ingest.db import build_catalog
 from ingest.embeddings import LocalOnnxEmbedder
-from ingest.index import VectorIndex
 from ingest.models import Chunk
-from ingest.pipeline import IngestPipeline
 from ingest.settings import Settings
 from tests.fixtures.pdfgen import make_pdf
+from tests.integration.helpers import ingest_stack
 
 PAGES = [
     "The harbour board approved dredging the north channel to a depth of 14 metres.",
@@ -32,9 +30,8 @@ def _doctor(settings: Settings, *args: str) -> tuple[int, dict[str, Any]]:
 def test_doctor_finds_and_repairs_every_kind_of_drift(
     settings: Settings, embedder: LocalOnnxEmbedder, tmp_path: Path
 ) -> None:
-    _, factory = build_catalog(settings)
-    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    pipeline, _ = ingest_stack(settings, embedder)
+    factory, index = pipeline.session_factory, pipeline.vector_index
     first = pipeline.run(pipeline.register(make_pdf(tmp_path / "a.pdf", PAGES), "a.pdf").id)
     second = pipeline.run(
         pipeline.register(make_pdf(tmp_path / "b.pdf", [*PAGES[::-1], "A third page about the harbour."]), "b.pdf").id
@@ -79,9 +76,8 @@ def test_doctor_finds_and_repairs_every_kind_of_drift(
 def test_doctor_indexes_the_terms_of_documents_ingested_before_the_document_index(
     settings: Settings, embedder: LocalOnnxEmbedder, tmp_path: Path
 ) -> None:
-    _, factory = build_catalog(settings)
-    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    pipeline, _ = ingest_stack(settings, embedder)
+    factory = pipeline.session_factory
     job = pipeline.run(pipeline.register(make_pdf(tmp_path / "harbour_2023.pdf", PAGES), "harbour_2023.pdf").id)
     terms_sql = text("SELECT term, tf FROM document_terms WHERE document_id = :d")
     with factory.begin() as session:

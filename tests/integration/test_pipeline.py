@@ -16,15 +16,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from api.retrieval import Retriever
-from ingest.db import build_catalog, make_engine
-from ingest.index import KeywordIndex, VectorIndex
+from ingest.db import make_engine
 from ingest.models import Chunk, Document
-from ingest.pipeline import IngestPipeline
 from ingest.settings import Settings
 from tests.conftest import postgres_url
 from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
+from tests.integration.helpers import ingest_stack
 
 PAGES = [
     "Minutes of the harbour board. Present: the harbourmaster and four pilots.",
@@ -89,18 +87,10 @@ def stack_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterat
         admin.dispose()
 
 
-def _stack(settings: Settings, embedder: Any) -> tuple[IngestPipeline, Retriever]:
-    _, factory = build_catalog(settings)
-    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
-    retriever = Retriever(session_factory=factory, embedder=embedder, vector_index=index, keyword_index=KeywordIndex())
-    return pipeline, retriever
-
-
 def test_ingest_is_idempotent_and_delete_leaves_nothing(
     stack_settings: Settings, embedder: Any, tmp_path: Path
 ) -> None:
-    pipeline, retriever = _stack(stack_settings, embedder)
+    pipeline, retriever = ingest_stack(stack_settings, embedder)
     pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
     job = pipeline.register(pdf, pdf.name)
     done = pipeline.run(job.id)
@@ -131,7 +121,7 @@ def test_ingest_is_idempotent_and_delete_leaves_nothing(
 def test_vectors_of_an_interrupted_ingest_are_never_returned(settings: Settings, embedder: Any, tmp_path: Path) -> None:
     """Vectors written before a crash (no catalog rows yet) stay invisible; the rerun writes the
     same ids, so the store ends with exactly one chunk set."""
-    pipeline, retriever = _stack(settings, embedder)
+    pipeline, retriever = ingest_stack(settings, embedder)
     pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
     job = pipeline.register(pdf, pdf.name)
     real_begin = pipeline.session_factory.begin
@@ -164,7 +154,7 @@ def test_vectors_of_an_interrupted_ingest_are_never_returned(settings: Settings,
 
 
 def test_a_document_deleted_while_queued_fails_its_job(settings: Settings, embedder: Any, tmp_path: Path) -> None:
-    pipeline, _ = _stack(settings, embedder)
+    pipeline, _ = ingest_stack(settings, embedder)
     pdf = make_pdf(tmp_path / "minutes.pdf", PAGES)
     job = pipeline.register(pdf, pdf.name)
     assert pipeline.delete_document(job.document_id or "")

@@ -19,12 +19,11 @@ from starlette.routing import Route
 
 from api.rerank import HttpReranker
 from api.retrieval import Retriever
-from ingest.db import build_catalog
-from ingest.index import KeywordIndex, VectorIndex
-from ingest.pipeline import IngestPipeline
+from ingest.index import KeywordIndex
 from ingest.settings import Settings
 from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
+from tests.integration.helpers import ingest_stack
 
 PAGES = [
     "The harbour board met on Monday. Dredging of the north channel was discussed at length.",
@@ -68,19 +67,10 @@ def rerank_server() -> Iterator[dict[str, Any]]:
 
 
 def _retriever(settings: Settings, embedder: Any, tmp_path: Path, reranker: Any) -> Retriever:
-    _, factory = build_catalog(settings)
-    index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    pipeline = IngestPipeline(settings=settings, session_factory=factory, embedder=embedder, vector_index=index)
+    pipeline, retriever = ingest_stack(settings, embedder, reranker=reranker, rerank_candidates=10)
     pdf = make_pdf(tmp_path / "board.pdf", PAGES)
     assert pipeline.run(pipeline.register(pdf, pdf.name).id).status == "done"
-    return Retriever(
-        session_factory=factory,
-        embedder=embedder,
-        vector_index=index,
-        keyword_index=KeywordIndex(),
-        reranker=reranker,
-        rerank_candidates=10,
-    )
+    return retriever
 
 
 def test_http_reranker_reorders_and_failures_fall_back(
