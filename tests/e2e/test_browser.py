@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,12 +62,6 @@ AURORA_QUESTION = "How many clear nights did the Aurora Borealis observatory in 
 FOLLOW_UP = "Which physicist founded the observatory, and in what year?"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _health_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:
@@ -92,7 +86,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     data_dir = tmp_path_factory.mktemp("docent-e2e-data")
     log_path = data_dir.parent / "server.log"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
