@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                     provider=provider,
                     session_factory=session_factory,
                     default_k=settings.retrieve_k,
+                    min_similarity=settings.refusal_min_similarity,
                 ),
                 conversations=ConversationService(session_factory=session_factory),
                 worker=worker,

@@ -453,7 +453,11 @@ def ask(
     retriever = _retriever(settings)
     provider = build_provider(settings, retriever.embedder)
     service = ChatService(
-        retriever=retriever, provider=provider, session_factory=retriever.session_factory, default_k=settings.retrieve_k
+        retriever=retriever,
+        provider=provider,
+        session_factory=retriever.session_factory,
+        default_k=settings.retrieve_k,
+        min_similarity=settings.refusal_min_similarity,
     )
     request = ChatRequest(message=question, collection=collection, k=k)
 
@@ -517,16 +521,27 @@ def eval_(
             "dense top-k, no context) as mode 'recipe', in its own collection COLLECTION-recipe.",
         ),
     ] = False,
+    answers: Annotated[
+        bool,
+        typer.Option(
+            "--answers",
+            help="squad only: answer every question end to end with the configured provider (nothing is "
+            "stored) and report refusal_rate_unanswerable, answer_rate_answerable, answer_contains_gold and "
+            "time to first token instead of retrieval metrics.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a dataset's documents into an isolated collection (duplicates are skipped, so reruns
     are cheap) and report retrieval metrics per mode: page_recall@5/@10, doc_recall@5, mrr@10,
-    ndcg@10, latency p50/p95."""
+    ndcg@10, latency p50/p95; or, with --answers, how well chat answers and refuses."""
     from api.eval import evaluate, load_beir, load_financebench, load_sec10q, load_squad
     from ingest.index import acquire_writer_lock
 
     modes = ["dense", "keyword", "hybrid"] if mode == "all" else [mode]
     if not set(modes) <= {"dense", "keyword", "hybrid"}:
         raise typer.BadParameter("mode must be hybrid, dense, keyword or all")
+    if answers and dataset != "squad":
+        raise typer.BadParameter("--answers needs the squad dataset (its questions say which are answerable)")
     _logging(False)
     settings = Settings()
     name = collection or f"eval-{dataset}"
@@ -557,6 +572,9 @@ def eval_(
         if lock is not None:
             lock.release()
     retriever = _retriever(settings)
+    if answers:
+        _eval_answers(settings, retriever, questions, name, json_out)
+        return
     report: dict[str, Any] = {
         "dataset": dataset,
         "questions_used": len(usable),
@@ -580,6 +598,40 @@ def eval_(
     console.print(table)
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _eval_answers(settings: Settings, retriever: Any, questions: Path, collection: str, json_out: Path | None) -> None:
+    """``docent eval squad --answers``: the chat service answers every question; print and save."""
+    from api.chat.providers import build_provider
+    from api.chat.service import ChatService
+    from api.eval import load_squad_answers, run_answers
+
+    provider = build_provider(settings, retriever.embedder, paced=False)
+    service = ChatService(
+        retriever=retriever,
+        provider=provider,
+        session_factory=retriever.session_factory,
+        default_k=settings.retrieve_k,
+        min_similarity=settings.refusal_min_similarity,
+    )
+    asked = load_squad_answers(questions)
+    metrics, records = run_answers(service, asked, collection=collection)
+    table = Table(title=f"squad answers: {len(asked)} questions, {provider.name}:{provider.model}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, int | float):
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    chosen = metrics.get("extractive_calibration", {}).get("chosen")
+    if chosen:
+        console.print(
+            f"calibration: min_score {chosen['min_score']} keeps answer rate {chosen['answer_rate_answerable']:.3f} "
+            f"and refuses {chosen['refusal_rate_unanswerable']:.3f} of unanswerable questions"
+        )
+    if json_out is not None:
+        report = {"dataset": "squad", "collection": collection, "provider": provider.name, "model": provider.model}
+        json_out.write_text(json.dumps(report | metrics | {"answers": records}, indent=2) + "\n")
 
 
 @app.command()

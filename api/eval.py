@@ -9,6 +9,14 @@ Datasets and their gold:
 - ``beir`` (Thakur et al. 2021 layout: corpus.jsonl, queries.jsonl, qrels/*.tsv): one text
   document per corpus entry; gold = documents with a positive qrel.
 
+With ``--answers`` (``evaluate_answers``), every SQuAD question is answered end to end by the chat
+service (retrieval, refusal gate, provider, citations; nothing stored): ``refusal_rate_unanswerable``
+(an answer to an unanswerable question is a failure), ``answer_rate_answerable``,
+``answer_contains_gold`` (answered answerable questions whose answer holds a gold answer after the
+official SQuAD normalisation: lower case, no punctuation, articles or extra spaces) and time to
+first token, ``ttft_ms`` (to the first token, provider included) and ``server_ttft_ms`` (retrieval
+and prompt: what docent adds before the model is called).
+
 Metrics per mode: ``page_recall@k`` (any of the top-k chunks is relevant: on a gold page, or
 containing the gold span), ``doc_recall@5`` (any top-5 chunk from a gold document), ``mrr@10``,
 ``ndcg@10`` (binary relevance, Järvelin & Kekäläinen 2002) and the retriever's latency percentiles.
@@ -16,6 +24,7 @@ containing the gold span), ``doc_recall@5`` (any top-5 chunk from a gold documen
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import fnmatch
 import glob
@@ -23,16 +32,32 @@ import json
 import math
 import re
 import statistics
+import string
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.chat.citations import strip_markers
+from api.chat.service import Answer, ChatService
 from api.retrieval import Retriever
 from api.schemas import RetrievalMode, RetrievedChunk
 
-__all__ = ["EvalQuestion", "evaluate", "load_beir", "load_financebench", "load_sec10q", "load_squad"]
+__all__ = [
+    "AnswerQuestion",
+    "EvalQuestion",
+    "evaluate",
+    "evaluate_answers",
+    "extractive_curve",
+    "load_beir",
+    "load_financebench",
+    "load_sec10q",
+    "load_squad",
+    "load_squad_answers",
+    "normalize_answer",
+    "run_answers",
+]
 
 
 @dataclass
@@ -118,6 +143,135 @@ def load_squad(questions: Path, materialize: Path) -> tuple[list[EvalQuestion], 
         if not target.exists() or target.read_text(encoding="utf-8") != body:
             target.write_text(body, encoding="utf-8")
     return usable, skipped
+
+
+@dataclass
+class AnswerQuestion:
+    """A question for end-to-end answering; ``answers`` empty means it cannot be answered from the
+    documents."""
+
+    qid: str
+    question: str
+    answers: list[str]
+
+
+def load_squad_answers(questions: Path) -> list[AnswerQuestion]:
+    """Every question of a SQuAD v2 JSON file, answerable or not, in file order."""
+    data = json.loads(questions.read_text(encoding="utf-8"))["data"]
+    return [
+        AnswerQuestion(
+            qa["id"], qa["question"], [] if qa.get("is_impossible") else sorted({a["text"] for a in qa["answers"]})
+        )
+        for article in data
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """The official SQuAD evaluation script's normalisation: lower case, punctuation and the
+    articles a/an/the removed, whitespace collapsed."""
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+async def evaluate_answers(
+    service: ChatService, questions: Sequence[AnswerQuestion], *, collection: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Answer every question through ``service.answer`` (nothing is stored) and score refusals,
+    answers and time to first token (module docstring). Returns (metrics, one record per question:
+    ``qid``, ``answerable``, ``refused``, ``contains_gold``, ``ttft_ms``, ``answer``)."""
+    from api.chat.providers.extractive import ExtractiveProvider
+
+    extractive = service.provider if isinstance(service.provider, ExtractiveProvider) else None
+    records: list[dict[str, Any]] = []
+    for question in questions:
+        state = Answer()
+        started = time.perf_counter()
+        async for _ in service.answer(question.question, [], state, collection=collection, started=started):
+            pass
+        answer = normalize_answer(strip_markers(state.text))
+        refused = state.refused
+        best = None
+        if extractive is not None and not state.gated:
+            best = await asyncio.to_thread(extractive.best_score, question.question, state.sources)
+        records.append(
+            {
+                "qid": question.qid,
+                "answerable": bool(question.answers),
+                "refused": refused,
+                "contains_gold": not refused and any(normalize_answer(a) in answer for a in question.answers),
+                "ttft_ms": state.timings.get("ttft", 0.0),
+                "server_ttft_ms": state.timings.get("prompt_ready", 0.0),
+                "best_similarity": state.best_similarity,
+                "extractive_score": best,
+                "answer": state.text,
+            }
+        )
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    answered = [r for r in answerable if not r["refused"]]
+    ttft = [r["ttft_ms"] for r in records]
+    server = [r["server_ttft_ms"] for r in records]
+    metrics: dict[str, Any] = {
+        "questions_answerable": len(answerable),
+        "questions_unanswerable": len(unanswerable),
+        "refusal_rate_unanswerable": _rate(sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "answer_rate_answerable": _rate(len(answered), len(answerable)),
+        "answer_contains_gold": _rate(sum(r["contains_gold"] for r in answered), len(answered)),
+        "ttft_ms_p50": round(_percentile(ttft, 0.5), 2),
+        "ttft_ms_p95": round(_percentile(ttft, 0.95), 2),
+        "server_ttft_ms_p50": round(_percentile(server, 0.5), 2),
+        "server_ttft_ms_p95": round(_percentile(server, 0.95), 2),
+    }
+    if extractive is not None:
+        metrics["extractive_min_score"] = extractive.min_score
+        metrics["extractive_calibration"] = extractive_curve(records)
+    return metrics, records
+
+
+#: Candidate values of ``extractive_min_score`` tried by the calibration.
+CALIBRATION_THRESHOLDS = [round(0.30 + 0.025 * i, 3) for i in range(17)]
+#: The answer rate on answerable questions the calibration must keep (issue #5's target).
+CALIBRATION_MIN_ANSWER_RATE = 0.90
+
+
+def extractive_curve(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Refusal and answer rates had ``extractive_min_score`` been each of
+    ``CALIBRATION_THRESHOLDS`` (a question refused by the retrieval gate stays refused), and the
+    calibrated choice: the threshold refusing the most unanswerable questions while answering at
+    least ``CALIBRATION_MIN_ANSWER_RATE`` of the answerable ones."""
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+
+    def answers(record: dict[str, Any], threshold: float) -> bool:
+        return record["extractive_score"] is not None and record["extractive_score"] >= threshold
+
+    curve = [
+        {
+            "min_score": t,
+            "answer_rate_answerable": _rate(sum(answers(r, t) for r in answerable), len(answerable)),
+            "refusal_rate_unanswerable": _rate(sum(not answers(r, t) for r in unanswerable), len(unanswerable)),
+        }
+        for t in CALIBRATION_THRESHOLDS
+    ]
+    keeping = [p for p in curve if p["answer_rate_answerable"] >= CALIBRATION_MIN_ANSWER_RATE]
+    chosen = max(keeping, key=lambda p: (p["refusal_rate_unanswerable"], p["min_score"])) if keeping else None
+    return {"curve": curve, "chosen": chosen}
+
+
+def run_answers(
+    service: ChatService, questions: Sequence[AnswerQuestion], *, collection: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``evaluate_answers`` from synchronous code."""
+    return asyncio.run(evaluate_answers(service, questions, collection=collection))
+
+
+def _rate(count: int, total: int) -> float:
+    return round(count / total, 4) if total else 0.0
 
 
 def load_beir(qrels: Path, dataset: Path, materialize: Path) -> tuple[list[EvalQuestion], int]:

@@ -71,8 +71,12 @@ def convex_combination(
 
 @dataclass
 class RetrievalResult:
+    """The ranked chunks, per-stage timings in ms, and the highest dense cosine similarity among
+    the results (``None`` in keyword mode): the relevance signal chat's refusal gate reads."""
+
     results: list[RetrievedChunk]
     timings_ms: dict[str, float]
+    best_similarity: float | None = None
 
 
 class Retriever:
@@ -150,7 +154,11 @@ class Retriever:
             results = self._rerank(query, results, k)
             timings["rerank"] = _ms(t0)
         timings["total"] = _ms(started)
-        return RetrievalResult(results=results, timings_ms=timings)
+        best: float | None = None
+        if mode != "keyword":
+            similarity = dict(dense)
+            best = max((similarity.get(r.chunk_id, 0.0) for r in results), default=0.0)
+        return RetrievalResult(results=results, timings_ms=timings, best_similarity=best)
 
     def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""

@@ -1,20 +1,19 @@
 """The chat use-case: conversation → standalone query → retrieval → prompt → stream → citations → persist.
 
-Yields the stream's parts as typed models (``api.schemas``); the route serialises them once. The
-service opens its own DB sessions (never the request's) and persists the assistant message in
-every outcome: ``complete``, ``failed`` (provider error, surfaced as an ``error`` part) or
-``cancelled`` (the client went away: closing this generator closes the provider's stream, which
-closes the upstream HTTP request).
+``ChatService.answer`` is the grounded answer itself (no storage): the OpenAI-compatible route and
+``docent eval squad --answers`` use it directly. ``ChatService.stream`` wraps it in the UI message
+stream protocol and persists the assistant message in every outcome: ``complete``, ``failed``
+(provider error, surfaced as an ``error`` part) or ``cancelled`` (the client went away: closing the
+generator closes the provider's stream, which closes the upstream HTTP request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,13 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.chat.citations import resolve_citations
-from api.chat.prompt import REFUSAL, build_request
+from api.chat.prompt import NO_PASSAGES, build_request, is_refusal, standalone_query
 from api.chat.providers import ChatProvider, TextDelta, Usage
-from api.errors import ConversationNotFound, DocentError
+from api.errors import ConversationNotFound, DocentError, ProviderError
 from api.models import Conversation, Message
 from api.retrieval import Retriever
 from api.schemas import (
     ChatRequest,
+    Citation,
     CitationsPart,
     ErrorPart,
     FinishPart,
@@ -43,15 +43,9 @@ from api.schemas import (
 )
 from ingest.models import new_id, utcnow
 
-__all__ = ["ChatService", "Turn", "standalone_query"]
+__all__ = ["Answer", "ChatService", "Turn"]
 
 logger = logging.getLogger(__name__)
-
-NO_PASSAGES = "I could not find anything about that in your documents."
-_ANAPHORA = re.compile(
-    r"\b(it|its|that|this|those|these|they|them|their|he|she|his|her|there|same|above|previous)\b", re.I
-)
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -63,19 +57,39 @@ class Turn:
     history: list[tuple[str, str]]
 
 
-def standalone_query(message: str, previous_questions: list[str]) -> str:
-    """Heuristic follow-up rewrite (no LLM): a short question (≤ 6 words) or one that points back
-    ("it", "they", "that" …) is prefixed with the previous user question, so retrieval sees the
-    topic; anything else is used as is."""
-    if not previous_questions:
-        return message
-    if len(_WORD.findall(message)) <= 6 or _ANAPHORA.search(message):
-        return f"{previous_questions[-1]} {message}"
-    return message
+@dataclass
+class Answer:
+    """What one answer accumulated while it streamed; complete once the stream has ended.
+
+    ``timings`` are ms since the request started: ``rewrite``, ``retrieval`` (the retriever's own
+    total), ``prompt_ready`` (server-added time before the model is called), ``ttft`` (first
+    token), ``total``."""
+
+    query: str = ""
+    sources: list[Source] = field(default_factory=list)
+    chunks: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    dropped: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    best_similarity: float | None = None
+    #: refused by the relevance gate (or nothing retrieved): the provider was not called
+    gated: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    @property
+    def refused(self) -> bool:
+        return is_refusal(self.text)
 
 
 class ChatService:
-    """Collaborators are passed in; one instance serves every request."""
+    """Collaborators are passed in; one instance serves every request.
+
+    ``min_similarity``: when no retrieved passage reaches this cosine similarity to the query, the
+    answer is a refusal and the provider is not called (``Settings.refusal_min_similarity``)."""
 
     def __init__(
         self,
@@ -84,11 +98,85 @@ class ChatService:
         provider: ChatProvider,
         session_factory: sessionmaker[Session],
         default_k: int = 8,
+        min_similarity: float = 0.2,
     ) -> None:
         self.retriever = retriever
         self.provider = provider
         self.session_factory = session_factory
         self.default_k = default_k
+        self.min_similarity = min_similarity
+
+    async def standalone(self, question: str, history: list[tuple[str, str]]) -> str:
+        """The retrieval query for ``question``: the provider's rewrite when there is history (the
+        heuristic ``standalone_query`` if the provider fails or returns nothing)."""
+        if not any(role == "user" for role, _ in history):
+            return question
+        try:
+            rewritten = await self.provider.rewrite(question, history)
+        except ProviderError as exc:
+            logger.warning("follow-up rewrite failed (%s); using the heuristic", exc.code)
+            rewritten = ""
+        return rewritten or standalone_query(question, [c for r, c in history if r == "user"])
+
+    async def answer(
+        self,
+        question: str,
+        history: list[tuple[str, str]],
+        state: Answer,
+        *,
+        collection: str | None = None,
+        document_ids: Sequence[str] | None = None,
+        k: int | None = None,
+        text_id: str = "text",
+        started: float | None = None,
+    ) -> AsyncIterator[BaseModel]:
+        """Retrieve, then stream the grounded answer as parts: ``data-sources``, ``text-start``,
+        ``text-delta``…, ``text-end``, ``data-citations``. ``state`` fills in as it goes.
+        ``started`` is the request's ``time.perf_counter()`` (timings count from it). Raises
+        ``DocentError`` (e.g. ``ProviderError``, ``CollectionNotFound``)."""
+        started = time.perf_counter() if started is None else started
+        state.query = await self.standalone(question, history)
+        if state.query != question:
+            state.timings["rewrite"] = _ms(started)
+        retrieval = await asyncio.to_thread(
+            self.retriever.retrieve,
+            state.query,
+            k=k or self.default_k,
+            collection=collection,
+            document_ids=list(document_ids) if document_ids else None,
+        )
+        state.timings["retrieval"] = retrieval.timings_ms.get("total", 0.0)
+        state.best_similarity = retrieval.best_similarity
+        relevant = retrieval.best_similarity is None or retrieval.best_similarity >= self.min_similarity
+        state.sources = [
+            Source(n=i, **r.model_dump(exclude={"rank"})) for i, r in enumerate(retrieval.results, start=1)
+        ]
+        yield SourcesPart(data=state.sources)
+        yield TextStartPart(id=text_id)
+        if state.sources and relevant:
+            # retrieval used the standalone query; the answer addresses the message as asked
+            generation = build_request(question, state.sources, history)
+            state.timings["prompt_ready"] = _ms(started)
+            async for event in self.provider.stream(generation):
+                if isinstance(event, TextDelta):
+                    if not state.chunks:
+                        state.timings["ttft"] = _ms(started)
+                    state.chunks.append(event.text)
+                    yield TextDeltaPart(id=text_id, delta=event.text)
+                elif isinstance(event, Usage):
+                    state.usage = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
+        else:
+            state.gated = True
+            state.timings["prompt_ready"] = state.timings["ttft"] = _ms(started)
+            state.chunks.append(NO_PASSAGES)
+            yield TextDeltaPart(id=text_id, delta=NO_PASSAGES)
+        yield TextEndPart(id=text_id)
+        resolved = resolve_citations(state.text, state.sources)
+        state.citations, state.dropped = resolved.citations, resolved.dropped
+        if resolved.dropped:
+            logger.info("dropped %d citation markers with no passage", resolved.dropped)
+        yield CitationsPart(data=resolved.citations)
+        state.timings["total"] = _ms(started)
 
     async def open(self, request: ChatRequest) -> Turn:
         """Start a turn before any byte is streamed, so an unknown conversation is a plain 404.
@@ -141,9 +229,9 @@ class ChatService:
 
     async def stream(self, request: ChatRequest, turn: Turn) -> AsyncIterator[BaseModel]:
         """The parts of one answer (``turn`` from ``open``), in protocol order; failures after the
-        start become an ``error`` part."""
+        start become an ``error`` part whose text begins with the error's code."""
         started = time.perf_counter()
-        conversation_id, message_id, history = turn.conversation_id, turn.message_id, turn.history
+        conversation_id, message_id = turn.conversation_id, turn.message_id
         yield StartPart(
             messageId=message_id,
             messageMetadata={
@@ -153,57 +241,29 @@ class ChatService:
             },
         )
         yield StartStepPart()
-        answer: list[str] = []
+        state = Answer()
         status, error = "cancelled", None
-        sources: list[Source] = []
-        citations_json: list[dict[str, Any]] = []
-        usage: dict[str, Any] = {}
-        timings: dict[str, Any] = {}
-        text_id = f"text-{message_id}"
         try:
-            query = standalone_query(request.message, [c for r, c in history if r == "user"])
-            retrieval = await asyncio.to_thread(
-                self.retriever.retrieve,
-                query,
-                k=request.k or self.default_k,
+            async for part in self.answer(
+                request.message,
+                turn.history,
+                state,
                 collection=request.collection,
                 document_ids=request.document_ids,
-            )
-            timings["retrieval"] = retrieval.timings_ms.get("total", 0.0)
-            sources = [Source(n=i, **r.model_dump(exclude={"rank"})) for i, r in enumerate(retrieval.results, start=1)]
-            yield SourcesPart(data=sources)
-            yield TextStartPart(id=text_id)
-            if sources:
-                # retrieval used the standalone query; the answer addresses the message as asked
-                generation = build_request(request.message, sources, history)
-                timings["prompt_ready"] = _ms(started)
-                async for event in self.provider.stream(generation):
-                    if isinstance(event, TextDelta):
-                        if not answer:
-                            timings["ttft"] = _ms(started)
-                        answer.append(event.text)
-                        yield TextDeltaPart(id=text_id, delta=event.text)
-                    elif isinstance(event, Usage):
-                        usage = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
-            else:
-                timings["ttft"] = _ms(started)
-                answer.append(NO_PASSAGES)
-                yield TextDeltaPart(id=text_id, delta=NO_PASSAGES)
-            yield TextEndPart(id=text_id)
-            resolved = resolve_citations("".join(answer), sources)
-            citations_json = [c.model_dump() for c in resolved.citations]
-            if resolved.dropped:
-                logger.info("dropped %d citation markers with no passage message_id=%s", resolved.dropped, message_id)
-            yield CitationsPart(data=resolved.citations)
-            timings["total"] = _ms(started)
+                k=request.k,
+                text_id=f"text-{message_id}",
+                started=started,
+            ):
+                yield part
             status = "complete"
             yield FinishStepPart()
             yield FinishPart(
                 messageMetadata={
                     "conversationId": conversation_id,
-                    "refused": "".join(answer).strip() in (REFUSAL, NO_PASSAGES),
-                    "droppedMarkers": resolved.dropped,
-                    "timingsMs": timings,
+                    "refused": state.refused,
+                    "droppedMarkers": state.dropped,
+                    "query": state.query,
+                    "timingsMs": state.timings,
                 }
             )
         except DocentError as exc:
@@ -217,13 +277,13 @@ class ChatService:
         finally:
             self._persist(
                 message_id,
-                content="".join(answer),
+                content=state.text,
                 status=status,
                 error=error,
-                sources=[s.model_dump() for s in sources],
-                citations=citations_json,
-                usage=usage,
-                timings_ms=timings,
+                sources=[s.model_dump() for s in state.sources],
+                citations=[c.model_dump() for c in state.citations],
+                usage=state.usage,
+                timings_ms=state.timings,
             )
 
 

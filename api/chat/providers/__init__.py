@@ -13,10 +13,43 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from api.chat.prompt import GenerationRequest
+from api.errors import ProviderError
 from ingest.embeddings import Embedder
 from ingest.settings import Settings
 
-__all__ = ["ChatProvider", "TextDelta", "Usage", "build_provider", "resolve_provider_name", "transport_errors"]
+__all__ = [
+    "ChatProvider",
+    "TextDelta",
+    "Usage",
+    "build_provider",
+    "provider_error",
+    "resolve_provider_name",
+    "transport_errors",
+]
+
+#: ``ProviderError.code`` by SDK exception class name (the openai and anthropic SDKs share them),
+#: most specific first; anything else is ``provider_error``.
+_ERROR_CODES = (
+    ("RateLimitError", "provider_rate_limited"),
+    ("AuthenticationError", "provider_auth"),
+    ("PermissionDeniedError", "provider_auth"),
+    ("NotFoundError", "provider_model_not_found"),
+    ("APITimeoutError", "provider_timeout"),
+    ("APIConnectionError", "provider_unreachable"),
+)
+
+
+def provider_error(provider: str, exc: Exception, *, streaming: bool) -> ProviderError:
+    """An SDK or transport failure as a ``ProviderError`` whose ``code`` says what went wrong:
+    ``provider_rate_limited``, ``provider_auth``, ``provider_model_not_found``,
+    ``provider_timeout``, ``provider_unreachable``, ``provider_stream_error`` (the stream broke
+    after it began) or ``provider_error``."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    code = next((c for name, c in _ERROR_CODES if name in names), None)
+    if code is None:
+        code = "provider_stream_error" if streaming else "provider_error"
+    what = "stream failed" if streaming else "request failed"
+    return ProviderError(f"{provider} {what}: {exc}", code=code)
 
 
 def transport_errors() -> tuple[type[Exception], ...]:
@@ -51,6 +84,11 @@ class ChatProvider(Protocol):
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]: ...
 
+    async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        """``question`` as a standalone retrieval query given the earlier ``(role, content)``
+        turns. Raises ``ProviderError``."""
+        ...
+
     async def aclose(self) -> None:
         """Release the SDK client (called at shutdown)."""
         ...
@@ -67,8 +105,9 @@ def resolve_provider_name(settings: Settings) -> str:
     return "extractive"
 
 
-def build_provider(settings: Settings, embedder: Embedder) -> ChatProvider:
-    """The provider named by settings, with its SDK client built once."""
+def build_provider(settings: Settings, embedder: Embedder, *, paced: bool = True) -> ChatProvider:
+    """The provider named by settings, with its SDK client built once. ``paced=False`` streams
+    extractive answers without the reading pace (evaluation)."""
     match resolve_provider_name(settings):
         case "openai":
             from api.chat.providers.openai import OpenAIProvider
@@ -79,6 +118,8 @@ def build_provider(settings: Settings, embedder: Embedder) -> ChatProvider:
 
             return AnthropicProvider.from_settings(settings)
         case _:
-            from api.chat.providers.extractive import ExtractiveProvider
+            from api.chat.providers.extractive import STREAM_PACE_S, ExtractiveProvider
 
-            return ExtractiveProvider(embedder, min_score=settings.extractive_min_score)
+            return ExtractiveProvider(
+                embedder, min_score=settings.extractive_min_score, pace_s=STREAM_PACE_S if paced else 0.0
+            )

@@ -10,12 +10,14 @@ from typing import Any
 
 import anthropic
 
-from api.chat.prompt import GenerationRequest
-from api.chat.providers import TextDelta, Usage, transport_errors
-from api.errors import ProviderError
+from api.chat.prompt import REWRITE_MAX_TOKENS, GenerationRequest, build_rewrite_request
+from api.chat.providers import TextDelta, Usage, provider_error, transport_errors
 from ingest.settings import Settings
 
 __all__ = ["AnthropicProvider"]
+
+#: What can break a stream mid-iteration: the SDK's errors and its HTTP client's.
+_STREAM_ERRORS: tuple[type[Exception], ...] = (anthropic.AnthropicError, *transport_errors())
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 
@@ -48,6 +50,7 @@ class AnthropicProvider:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]:
         messages: list[Any] = request.messages
         input_tokens: int | None = None
+        started = False
         try:
             async with self._client.messages.stream(
                 model=self.model,
@@ -59,10 +62,20 @@ class AnthropicProvider:
                     if event.type == "message_start":
                         input_tokens = event.message.usage.input_tokens
                     elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        started = True
                         yield TextDelta(event.delta.text)
                     elif event.type == "message_delta":
                         yield Usage(input_tokens, event.usage.output_tokens)
+        except _STREAM_ERRORS as exc:
+            raise provider_error(self.name, exc, streaming=started) from exc
+
+    async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        request = build_rewrite_request(question, history)
+        messages: list[Any] = request.messages
+        try:
+            response = await self._client.messages.create(
+                model=self.model, system=request.system, messages=messages, max_tokens=REWRITE_MAX_TOKENS
+            )
         except anthropic.AnthropicError as exc:
-            raise ProviderError(f"anthropic request failed: {exc}") from exc
-        except transport_errors() as exc:
-            raise ProviderError(f"anthropic stream interrupted: {exc}", code="provider_stream_error") from exc
+            raise provider_error(self.name, exc, streaming=False) from exc
+        return "".join(block.text for block in response.content if block.type == "text").strip()

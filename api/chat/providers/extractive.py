@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api.chat.prompt import REFUSAL, GenerationRequest
+from api.chat.prompt import REFUSAL, GenerationRequest, standalone_query
 from api.chat.providers import TextDelta
 from api.chat.text import content_terms, overlap, sentence_spans
 from api.schemas import Source
@@ -45,16 +45,40 @@ class ExtractiveProvider:
     name = "extractive"
     model = "extractive-minilm"
 
-    def __init__(self, embedder: Embedder, *, min_score: float = 0.35, max_sentences: int = 3) -> None:
+    def __init__(
+        self, embedder: Embedder, *, min_score: float = 0.45, max_sentences: int = 3, pace_s: float = STREAM_PACE_S
+    ) -> None:
         self.embedder = embedder
         self.min_score = min_score
         self.max_sentences = max_sentences
+        self.pace_s = pace_s
+        # the last scoring, so a caller that asks for the candidates after an answer (``docent
+        # eval``) does not embed the same sentences twice; keyed by question and passage ids
+        self._last: tuple[tuple[str, tuple[str, ...]], list[_Candidate]] | None = None
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
+    async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        """The documented heuristic (``standalone_query``): no LLM to ask."""
+        return standalone_query(question, [content for role, content in history if role == "user"])
+
     def candidates(self, question: str, sources: list[Source]) -> list[_Candidate]:
         """Every usable sentence of ``sources`` with its score, best first."""
+        key = (question, tuple(s.chunk_id for s in sources))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        ranked = self._score(question, sources)
+        self._last = (key, ranked)
+        return ranked
+
+    def best_score(self, question: str, sources: list[Source]) -> float | None:
+        """The score of the best sentence (what ``min_score`` is compared with), or None."""
+        ranked = self.candidates(question, sources)
+        return ranked[0].score if ranked else None
+
+    def _score(self, question: str, sources: list[Source]) -> list[_Candidate]:
         found: list[tuple[int, int, str]] = []
         for source in sources:
             for start, end in sentence_spans(source.text):
@@ -97,4 +121,4 @@ class ExtractiveProvider:
         answer = await asyncio.to_thread(self.compose, request.question, request.sources)
         for token in _TOKEN.findall(answer):
             yield TextDelta(token)
-            await asyncio.sleep(STREAM_PACE_S)
+            await asyncio.sleep(self.pace_s)

@@ -9,12 +9,14 @@ from typing import Any
 
 import openai
 
-from api.chat.prompt import GenerationRequest
-from api.chat.providers import TextDelta, Usage, transport_errors
-from api.errors import ProviderError
+from api.chat.prompt import REWRITE_MAX_TOKENS, GenerationRequest, build_rewrite_request
+from api.chat.providers import TextDelta, Usage, provider_error, transport_errors
 from ingest.settings import Settings
 
 __all__ = ["OpenAIProvider"]
+
+#: What can break a stream mid-iteration: the SDK's errors and its HTTP client's.
+_STREAM_ERRORS: tuple[type[Exception], ...] = (openai.OpenAIError, *transport_errors())
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -61,7 +63,7 @@ class OpenAIProvider:
                 max_tokens=self.max_tokens,
             )
         except openai.OpenAIError as exc:
-            raise ProviderError(f"openai request failed: {exc}") from exc
+            raise provider_error(self.name, exc, streaming=False) from exc
         try:
             async for chunk in stream:
                 if chunk.choices:
@@ -70,9 +72,18 @@ class OpenAIProvider:
                         yield TextDelta(content)
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"openai stream failed: {exc}", code="provider_stream_error") from exc
-        except transport_errors() as exc:
-            raise ProviderError(f"openai stream interrupted: {exc}", code="provider_stream_error") from exc
+        except _STREAM_ERRORS as exc:
+            raise provider_error(self.name, exc, streaming=True) from exc
         finally:
             await stream.close()
+
+    async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        request = build_rewrite_request(question, history)
+        messages: list[Any] = [{"role": "system", "content": request.system}, *request.messages]
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0, max_tokens=REWRITE_MAX_TOKENS
+            )
+        except openai.OpenAIError as exc:
+            raise provider_error(self.name, exc, streaming=False) from exc
+        return (response.choices[0].message.content or "").strip() if response.choices else ""
