@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -84,3 +85,40 @@ def test_squad_answer_spans(tmp_path: Path, settings: Settings) -> None:
     hybrid = report["modes"]["hybrid"]
     assert hybrid["page_recall@10"] >= 0.9  # the chunk holding the answer span is retrieved
     assert 0 < hybrid["ndcg@10"] <= 1 and hybrid["mrr@10"] <= hybrid["page_recall@10"]
+
+
+def test_squad_answers_end_to_end_on_a_split(tmp_path: Path, settings: Settings) -> None:
+    """``--answers`` on a split written in the same format (the first article's first 8 paragraphs):
+    every question is answered through the chat service, and the figures agree with the records."""
+    full = json.loads(shared_data("qa", "squad_v2", "dev-v2.0.first5articles.dev.json").read_text())
+    article = full["data"][0] | {"paragraphs": full["data"][0]["paragraphs"][:8]}
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"version": full["version"], "data": [article]}))
+    out = tmp_path / "answers.json"
+    env = {"DOCENT_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(
+        app, ["eval", "squad", "--questions", str(split), "--answers", "--json", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    records = report["answers"]
+    asked = [qa for p in article["paragraphs"] for qa in p["qas"]]
+    assert [r["qid"] for r in records] == [qa["id"] for qa in asked]
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    assert answerable and unanswerable
+    assert report["refusal_rate_unanswerable"] == round(sum(r["refused"] for r in unanswerable) / len(unanswerable), 4)
+    assert report["answer_rate_answerable"] >= 0.8
+    assert report["answer_contains_gold"] >= 0.6
+    for record in records:
+        if record["refused"]:
+            assert "could not find" in record["answer"] and not record["contains_gold"]
+        else:
+            assert re.search(r"\[\d+\]", record["answer"]), record  # extractive answers cite what they quote
+    assert 0 < report["server_ttft_ms_p50"] <= report["ttft_ms_p50"] <= report["ttft_ms_p95"]
+    calibration = report["extractive_calibration"]
+    rates = [p["answer_rate_answerable"] for p in calibration["curve"]]
+    assert rates == sorted(rates, reverse=True)  # a higher threshold never answers more
+    assert calibration["chosen"] is None or calibration["chosen"]["answer_rate_answerable"] >= 0.9
+    bad = CliRunner().invoke(app, ["eval", "sec10q", "--questions", str(split), "--answers"], env=env)
+    assert bad.exit_code != 0 and "--answers needs the squad dataset" in bad.output

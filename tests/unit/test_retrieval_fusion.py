@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.chat.prompt import build_request, format_passages
-from api.chat.prompt import standalone_query
+from api.chat.prompt import build_request, format_passages, standalone_query
 from api.retrieval import convex_combination
 from api.schemas import Source
 from ingest.index import query_terms
