@@ -22,7 +22,7 @@ from api.deps import AppState
 from api.documents import DocumentService, IngestWorker
 from api.errors import install_error_handlers
 from api.retrieval import build_retriever
-from api.routes import chat, conversations, documents, health, retrieve
+from api.routes import chat, conversations, documents, health, openai_compat, retrieve
 from ingest.db import build_catalog
 from ingest.embeddings import Embedder, build_embedder
 from ingest.index import VectorIndex, acquire_writer_lock
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_body_size=settings.max_request_mb << 20,
     )
     install_error_handlers(app)
-    for module in (documents, retrieve, chat, conversations, health):
+    for module in (documents, retrieve, chat, conversations, health, openai_compat):
         app.include_router(module.router)
     if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="ui")

@@ -1,8 +1,11 @@
-"""Domain errors and the one place that maps them to HTTP (``{"detail": ..., "code": ...}``)."""
+"""Domain errors and the one place that maps them to HTTP: ``{"detail": ..., "code": ...}``, or on
+the OpenAI-compatible routes (``/v1/...``) OpenAI's own shape, ``{"error": {"message", "type",
+"code"}}``, so OpenAI clients report them as they would OpenAI's."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +21,7 @@ __all__ = [
     "DocumentNotFound",
     "InvalidRequest",
     "JobNotFound",
+    "ModelNotFound",
     "PayloadTooLarge",
     "ProviderError",
     "UnsupportedDocument",
@@ -78,32 +82,58 @@ class ServiceUnavailable(DocentError):
     status, code = 503, "unavailable"
 
 
-async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+class ModelNotFound(DocentError):
+    status, code = 404, "model_not_found"
+
+
+#: OpenAI's error ``type`` by status (its API reference, "Error codes").
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def _respond(
+    request: Request, status: int, detail: object, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    if request.url.path.startswith("/v1/"):
+        kind = _OPENAI_TYPES.get(status, "api_error")
+        body: dict[str, object] = {"error": {"message": str(detail), "type": kind, "code": code}}
+    else:
+        body = {"detail": detail, "code": code}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DocentError)
-    return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
+    return _respond(request, exc.status, exc.detail, exc.code)
 
 
-async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors())
-    return JSONResponse({"detail": problems or "invalid request", "code": "invalid_request"}, status_code=422)
+    return _respond(request, 422, problems or "invalid request", "invalid_request")
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-async def _handle_http(_request: Request, exc: Exception) -> JSONResponse:
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return JSONResponse({"detail": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers)
+    return _respond(request, exc.status_code, exc.detail, code, exc.headers)
 
 
-async def _handle_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, IndexError_ | EmbeddingError):
         logger.error("store unavailable: %s", exc)
-        return JSONResponse({"detail": str(exc), "code": "unavailable"}, status_code=503)
+        return _respond(request, 503, str(exc), "unavailable")
     logger.exception("unhandled error", exc_info=exc)
-    return JSONResponse({"detail": "internal error", "code": "internal_error"}, status_code=500)
+    return _respond(request, 500, "internal error", "internal_error")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
+from tests.fixtures.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,8 +20,8 @@ from ingest.db import make_engine
 from ingest.models import Chunk, Document
 from ingest.settings import Settings
 from tests.conftest import postgres_url
-from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
+from tests.fixtures.server import free_port
 from tests.integration.helpers import ingest_stack
 
 PAGES = [

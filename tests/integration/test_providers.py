@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from ingest.settings import Settings
-from tests.fixtures.fake_llm import FakeLLM, free_port
+from tests.fixtures.fake_llm import FakeLLM
 from tests.fixtures.pdfgen import make_pdf
+from tests.fixtures.server import ThreadedServer
 from tests.integration.helpers import answer_text, chat_parts, upload
 
 PAGES = [
@@ -108,6 +107,7 @@ def test_failure_after_the_first_token_is_an_error_part(
     parts, _, _ = chat_parts(client, {"message": "How many clear nights?"})
     kinds = [p["type"] for p in parts]
     assert "text-delta" in kinds and kinds[-1] == "error"
+    assert parts[-1]["errorText"].startswith("provider_stream_error: ")
     assert kinds.index("text-delta") < kinds.index("error")
     assert "finish" not in kinds
     assert len(fake.requests) == 1  # nothing is retried once the stream has begun
@@ -186,42 +186,31 @@ def test_closing_the_client_cancels_the_upstream_request(
     """Worst of 20: the fake provider sees its connection close within 500 ms of the client's."""
     fake.chunks = [f"word{i} " for i in range(200)]
     fake.delay_s = 0.05
-    port = free_port()
     app = create_app(_settings(settings, "openai", fake), embedder=embedder)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     lags: list[float] = []
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            upload(client, report)
-            for _ in range(20):
-                seen = len(fake.disconnects)
-                with client.stream("POST", "/api/chat", json={"message": "How many clear nights?"}) as response:
-                    for line in response.iter_lines():
-                        if line.startswith("data: ") and json.loads(line[6:])["type"] == "text-delta":
-                            break
-                    closed_at = time.monotonic()
-                deadline = time.monotonic() + 5
-                while len(fake.disconnects) == seen and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                assert len(fake.disconnects) > seen, "the fake provider never saw the connection close"
-                lags.append(fake.disconnects[seen] - closed_at)
-            assert max(lags) < 0.5, f"worst of 20: {max(lags) * 1000:.0f} ms"
-            conversations = client.get("/api/conversations").json()["conversations"]
-            assert len(conversations) == 20
+    with ThreadedServer(app, lifespan="on") as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        upload(client, report)
+        for _ in range(20):
+            seen = len(fake.disconnects)
+            with client.stream("POST", "/api/chat", json={"message": "How many clear nights?"}) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: ") and json.loads(line[6:])["type"] == "text-delta":
+                        break
+                closed_at = time.monotonic()
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                statuses = {
-                    client.get(f"/api/conversations/{c['id']}").json()["messages"][-1]["status"] for c in conversations
-                }
-                if "streaming" not in statuses:
-                    break
-                time.sleep(0.05)
-            assert statuses == {"cancelled"}
-    finally:
-        server.should_exit = True
-        thread.join(10)
+            while len(fake.disconnects) == seen and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert len(fake.disconnects) > seen, "the fake provider never saw the connection close"
+            lags.append(fake.disconnects[seen] - closed_at)
+        assert max(lags) < 0.5, f"worst of 20: {max(lags) * 1000:.0f} ms"
+        conversations = client.get("/api/conversations").json()["conversations"]
+        assert len(conversations) == 20
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            statuses = {
+                client.get(f"/api/conversations/{c['id']}").json()["messages"][-1]["status"] for c in conversations
+            }
+            if "streaming" not in statuses:
+                break
+            time.sleep(0.05)
+        assert statuses == {"cancelled"}

@@ -3,15 +3,12 @@ reranker leaves the fused order."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -21,8 +18,8 @@ from api.rerank import HttpReranker
 from api.retrieval import Retriever
 from ingest.index import KeywordIndex
 from ingest.settings import Settings
-from tests.fixtures.fake_llm import free_port
 from tests.fixtures.pdfgen import make_pdf
+from tests.fixtures.server import ThreadedServer
 from tests.integration.helpers import ingest_stack
 
 PAGES = [
@@ -46,24 +43,9 @@ def rerank_server() -> Iterator[dict[str, Any]]:
         results = [{"index": i, "relevance_score": s} for i, s in enumerate(scores)]
         return JSONResponse({"results": results})
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/rerank", rerank, methods=["POST"])]),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    state["url"] = f"http://127.0.0.1:{port}"
-    yield state
-    server.should_exit = True
-    thread.join(5)
+    with ThreadedServer(Starlette(routes=[Route("/rerank", rerank, methods=["POST"])])) as server:
+        state["url"] = server.url
+        yield state
 
 
 def _retriever(settings: Settings, embedder: Any, tmp_path: Path, reranker: Any) -> Retriever:

@@ -44,12 +44,11 @@ def provider_error(provider: str, exc: Exception, *, streaming: bool) -> Provide
     ``provider_rate_limited``, ``provider_auth``, ``provider_model_not_found``,
     ``provider_timeout``, ``provider_unreachable``, ``provider_stream_error`` (the stream broke
     after it began) or ``provider_error``."""
+    if streaming:
+        return ProviderError(f"{provider} stream failed: {exc}", code="provider_stream_error")
     names = {cls.__name__ for cls in type(exc).__mro__}
-    code = next((c for name, c in _ERROR_CODES if name in names), None)
-    if code is None:
-        code = "provider_stream_error" if streaming else "provider_error"
-    what = "stream failed" if streaming else "request failed"
-    return ProviderError(f"{provider} {what}: {exc}", code=code)
+    code = next((c for name, c in _ERROR_CODES if name in names), "provider_error")
+    return ProviderError(f"{provider} request failed: {exc}", code=code)
 
 
 def transport_errors() -> tuple[type[Exception], ...]:

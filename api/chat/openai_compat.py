@@ -1,0 +1,159 @@
+"""The OpenAI-compatible face of chat: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+Any OpenAI client can chat with the documents. The model names the scope: ``docent`` searches every
+collection, ``docent:<collection>`` one collection. The last user message is the question; earlier
+user and assistant messages are the conversation (for the follow-up rewrite and the prompt);
+system messages are ignored, because docent's own grounding rules govern the answer. Nothing is
+stored: OpenAI clients keep their own history.
+
+Replies follow OpenAI's chat completion objects (API reference, "Chat Completions" and "The chat
+completion chunk object") with two documented extra top-level fields: ``sources`` (the numbered
+passages, ``api.schemas.Source``) and ``citations`` (each ``[n]`` resolved to document, page,
+supporting span and verdict, ``api.schemas.Citation``), plus ``docent`` (``refused``, ``query``,
+``timings_ms``). When streaming, ``sources`` ride on the first chunk and ``citations`` on the chunk
+that carries ``finish_reason``; an error after the stream began arrives as a chunk
+``{"error": {...}}``, which the openai SDK raises as ``APIError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.chat.service import Answer, ChatService
+from api.errors import DocentError, InvalidRequest, ModelNotFound
+from api.schemas import TextDeltaPart
+from ingest.models import Collection, new_id
+
+__all__ = ["MODEL_PREFIX", "ChatCompletionRequest", "OpenAIMessage", "complete", "list_models", "stream_chunks"]
+
+MODEL_PREFIX = "docent"
+
+
+class OpenAIMessage(BaseModel):
+    """A chat message as OpenAI clients send it: text content, or a list of content parts of
+    which the ``text`` parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields of OpenAI's request that docent reads; others (temperature, tools …) are
+    accepted and ignored: the configured provider's settings apply."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL_PREFIX
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+
+
+def collection_of(service: ChatService, model: str) -> str | None:
+    """The collection a model name scopes to (None: all). Raises ``ModelNotFound``."""
+    if model == MODEL_PREFIX:
+        return None
+    prefix = f"{MODEL_PREFIX}:"
+    name = model[len(prefix) :] if model.startswith(prefix) else ""
+    with service.session_factory() as session:
+        if name and session.scalars(select(Collection.id).where(Collection.name == name)).first() is not None:
+            return name
+    raise ModelNotFound(f"no model {model!r}: use {MODEL_PREFIX!r} or '{prefix}<collection>' (GET /v1/models)")
+
+
+def list_models(service: ChatService) -> dict[str, Any]:
+    """OpenAI's model list: ``docent`` and one ``docent:<collection>`` per collection."""
+    with service.session_factory() as session:
+        rows = session.execute(select(Collection.name, Collection.created_at).order_by(Collection.name)).all()
+    first = min((int(created.timestamp()) for _, created in rows), default=0)
+    models = [{"id": MODEL_PREFIX, "object": "model", "created": first, "owned_by": "docent"}]
+    models += [
+        {"id": f"{MODEL_PREFIX}:{name}", "object": "model", "created": int(created.timestamp()), "owned_by": "docent"}
+        for name, created in rows
+    ]
+    return {"object": "list", "data": models}
+
+
+def conversation(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, str]]]:
+    """(question, earlier ``(role, content)`` turns). Raises ``InvalidRequest`` when the last
+    user message is missing or empty."""
+    turns = [(m.role, m.text()) for m in request.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+        raise InvalidRequest("the last message must be a non-empty user message")
+    return turns[-1][1], [(role, content) for role, content in turns[:-1] if content.strip()]
+
+
+def _extras(state: Answer) -> dict[str, Any]:
+    return {
+        "citations": [c.model_dump() for c in state.citations],
+        "docent": {"refused": state.refused, "query": state.query, "timings_ms": state.timings},
+    }
+
+
+def _usage(state: Answer) -> dict[str, int] | None:
+    prompt, completion = state.usage.get("input_tokens"), state.usage.get("output_tokens")
+    if prompt is None or completion is None:
+        return None  # the extractive provider counts no tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+async def complete(service: ChatService, request: ChatCompletionRequest) -> dict[str, Any]:
+    """A whole ``chat.completion``. Raises ``DocentError`` (``ModelNotFound``, ``InvalidRequest``,
+    ``ProviderError`` …)."""
+    collection = collection_of(service, request.model)
+    question, history = conversation(request)
+    state = Answer()
+    async for _ in service.answer(question, history, state, collection=collection):
+        pass
+    return {
+        "id": f"chatcmpl-{new_id()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": state.text}, "finish_reason": "stop"}],
+        "usage": _usage(state),
+        "sources": [s.model_dump() for s in state.sources],
+        **_extras(state),
+    }
+
+
+async def stream_chunks(service: ChatService, request: ChatCompletionRequest) -> AsyncIterator[dict[str, Any]]:
+    """``chat.completion.chunk`` objects, then (with ``stream_options.include_usage``) the usage
+    chunk. Errors before the first chunk are raised (the route answers them with a status); later
+    ones become a final ``{"error": ...}`` chunk. Call ``collection_of`` and ``conversation``
+    first to fail early."""
+    collection = collection_of(service, request.model)
+    question, history = conversation(request)
+    base = {"id": f"chatcmpl-{new_id()}", "object": "chat.completion.chunk", "created": int(time.time())}
+    base["model"] = request.model
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        return base | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]} | extra
+
+    state = Answer()
+    try:
+        first = True
+        async for part in service.answer(question, history, state, collection=collection):
+            if first:
+                first = False
+                yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in state.sources])
+            if isinstance(part, TextDeltaPart):
+                yield chunk({"content": part.delta})
+    except DocentError as exc:
+        yield {"error": {"message": exc.detail, "type": "api_error", "code": exc.code}}
+        return
+    yield chunk({}, "stop", **_extras(state))
+    if request.stream_options and request.stream_options.get("include_usage"):
+        yield base | {"choices": [], "usage": _usage(state)}

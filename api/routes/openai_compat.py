@@ -1,0 +1,47 @@
+"""OpenAI-compatible chat (``/v1``): any OpenAI client can ask the documents (see
+``api.chat.openai_compat`` for the model names and the extra fields)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from api.chat.openai_compat import (
+    ChatCompletionRequest,
+    collection_of,
+    complete,
+    conversation,
+    list_models,
+    stream_chunks,
+)
+from api.deps import ChatDep
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+@router.get("/models")
+async def models(service: ChatDep) -> dict[str, Any]:
+    """`docent` (every collection) and `docent:<collection>` for each collection."""
+    return list_models(service)
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> dict[str, Any] | EventSourceResponse:
+    """A grounded, cited answer to the last user message, as OpenAI's chat completion (or, with
+    `stream: true`, its chunks over SSE ending in `[DONE]`). Extra fields: `sources`, `citations`,
+    `docent`. Nothing is stored; closing the connection cancels the upstream LLM request."""
+    if not body.stream:
+        return await complete(service, body)
+    collection_of(service, body.model)  # an unknown model or an empty question fails with a status, not mid-stream
+    conversation(body)
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async for chunk in stream_chunks(service, body):
+            yield {"data": json.dumps(chunk, separators=(",", ":"))}
+        yield {"data": "[DONE]"}
+
+    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
