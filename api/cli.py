@@ -525,9 +525,10 @@ def eval_(
         bool,
         typer.Option(
             "--answers",
-            help="squad only: answer every question end to end with the configured provider (nothing is "
-            "stored) and report refusal_rate_unanswerable, answer_rate_answerable, answer_contains_gold and "
-            "time to first token instead of retrieval metrics.",
+            help="squad and financebench: answer every question end to end with the configured provider "
+            "(nothing is stored) and report answer and refusal rates (squad: refusal_rate_unanswerable, "
+            "answer_rate_answerable, answer_contains_gold), citation support and time to first token instead "
+            "of retrieval metrics.",
         ),
     ] = False,
 ) -> None:
@@ -540,8 +541,8 @@ def eval_(
     modes = ["dense", "keyword", "hybrid"] if mode == "all" else [mode]
     if not set(modes) <= {"dense", "keyword", "hybrid"}:
         raise typer.BadParameter("mode must be hybrid, dense, keyword or all")
-    if answers and dataset != "squad":
-        raise typer.BadParameter("--answers needs the squad dataset (its questions say which are answerable)")
+    if answers and dataset not in ("squad", "financebench"):
+        raise typer.BadParameter("--answers needs the squad or financebench dataset")
     _logging(False)
     settings = Settings()
     name = collection or f"eval-{dataset}"
@@ -573,7 +574,10 @@ def eval_(
             lock.release()
     retriever = _retriever(settings)
     if answers:
-        _eval_answers(settings, retriever, questions, name, json_out)
+        from api.eval import as_answer_questions, load_squad_answers
+
+        asked = load_squad_answers(questions) if dataset == "squad" else as_answer_questions(usable)
+        _eval_answers(settings, retriever, dataset, asked, name, json_out)
         return
     report: dict[str, Any] = {
         "dataset": dataset,
@@ -600,11 +604,13 @@ def eval_(
         json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def _eval_answers(settings: Settings, retriever: Any, questions: Path, collection: str, json_out: Path | None) -> None:
-    """``docent eval squad --answers``: the chat service answers every question; print and save."""
+def _eval_answers(
+    settings: Settings, retriever: Any, dataset: str, asked: list[Any], collection: str, json_out: Path | None
+) -> None:
+    """``docent eval DATASET --answers``: the chat service answers every question; print and save."""
     from api.chat.providers import build_provider
     from api.chat.service import ChatService
-    from api.eval import load_squad_answers, run_answers
+    from api.eval import run_answers
 
     provider = build_provider(settings, retriever.embedder, paced=False)
     service = ChatService(
@@ -614,9 +620,8 @@ def _eval_answers(settings: Settings, retriever: Any, questions: Path, collectio
         default_k=settings.retrieve_k,
         min_similarity=settings.refusal_min_similarity,
     )
-    asked = load_squad_answers(questions)
     metrics, records = run_answers(service, asked, collection=collection)
-    table = Table(title=f"squad answers: {len(asked)} questions, {provider.name}:{provider.model}")
+    table = Table(title=f"{dataset} answers: {len(asked)} questions, {provider.name}:{provider.model}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
@@ -630,7 +635,7 @@ def _eval_answers(settings: Settings, retriever: Any, questions: Path, collectio
             f"and refuses {chosen['refusal_rate_unanswerable']:.3f} of unanswerable questions"
         )
     if json_out is not None:
-        report = {"dataset": "squad", "collection": collection, "provider": provider.name, "model": provider.model}
+        report = {"dataset": dataset, "collection": collection, "provider": provider.name, "model": provider.model}
         json_out.write_text(json.dumps(report | metrics | {"answers": records}, indent=2) + "\n")
 
 

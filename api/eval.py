@@ -47,6 +47,7 @@ from api.schemas import RetrievalMode, RetrievedChunk
 __all__ = [
     "AnswerQuestion",
     "EvalQuestion",
+    "as_answer_questions",
     "evaluate",
     "evaluate_answers",
     "extractive_curve",
@@ -147,12 +148,20 @@ def load_squad(questions: Path, materialize: Path) -> tuple[list[EvalQuestion], 
 
 @dataclass
 class AnswerQuestion:
-    """A question for end-to-end answering; ``answers`` empty means it cannot be answered from the
-    documents."""
+    """A question for end-to-end answering: whether the documents answer it, the gold answer
+    texts where they are spans of the documents (SQuAD), and the gold ``(stem, page)`` evidence
+    pages where known (FinanceBench)."""
 
     qid: str
     question: str
-    answers: list[str]
+    answerable: bool
+    answers: list[str] = field(default_factory=list)
+    gold_pages: set[tuple[str, int]] = field(default_factory=set)
+
+
+def as_answer_questions(questions: Sequence[EvalQuestion]) -> list[AnswerQuestion]:
+    """Retrieval questions (all answerable by the dataset's construction) for ``evaluate_answers``."""
+    return [AnswerQuestion(q.qid, q.question, answerable=True, gold_pages=set(q.gold_pages)) for q in questions]
 
 
 def load_squad_answers(questions: Path) -> list[AnswerQuestion]:
@@ -160,7 +169,10 @@ def load_squad_answers(questions: Path) -> list[AnswerQuestion]:
     data = json.loads(questions.read_text(encoding="utf-8"))["data"]
     return [
         AnswerQuestion(
-            qa["id"], qa["question"], [] if qa.get("is_impossible") else sorted({a["text"] for a in qa["answers"]})
+            qa["id"],
+            qa["question"],
+            answerable=not qa.get("is_impossible") and bool(qa["answers"]),
+            answers=sorted({a["text"] for a in qa["answers"]}),
         )
         for article in data
         for paragraph in article["paragraphs"]
@@ -182,8 +194,11 @@ async def evaluate_answers(
     service: ChatService, questions: Sequence[AnswerQuestion], *, collection: str | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Answer every question through ``service.answer`` (nothing is stored) and score refusals,
-    answers and time to first token (module docstring). Returns (metrics, one record per question:
-    ``qid``, ``answerable``, ``refused``, ``contains_gold``, ``ttft_ms``, ``answer``)."""
+    answers, citations and time to first token (module docstring). Returns (metrics, one record per
+    question: ``qid``, ``question``, ``answerable``, ``refused``, ``contains_gold``, ``ttft_ms``,
+    ``answer``, ``citations``). Citation metrics: ``citation_supported_share`` (citations judged
+    supported) and, where gold pages are known, ``citation_gold_page_share`` (citations on a gold
+    evidence page)."""
     from api.chat.providers.extractive import ExtractiveProvider
 
     extractive = service.provider if isinstance(service.provider, ExtractiveProvider) else None
@@ -201,7 +216,8 @@ async def evaluate_answers(
         records.append(
             {
                 "qid": question.qid,
-                "answerable": bool(question.answers),
+                "question": question.question,
+                "answerable": question.answerable,
                 "refused": refused,
                 "contains_gold": not refused and any(normalize_answer(a) in answer for a in question.answers),
                 "ttft_ms": state.timings.get("ttft", 0.0),
@@ -209,6 +225,11 @@ async def evaluate_answers(
                 "best_similarity": state.best_similarity,
                 "extractive_score": best,
                 "answer": state.text,
+                "citations": [
+                    c.model_dump(include={"n", "filename", "page", "claim", "quote", "verdict"})
+                    | {"gold_page": (Path(c.filename).stem, c.page) in question.gold_pages}
+                    for c in state.citations
+                ],
             }
         )
     answerable = [r for r in records if r["answerable"]]
@@ -222,11 +243,19 @@ async def evaluate_answers(
         "refusal_rate_unanswerable": _rate(sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "answer_rate_answerable": _rate(len(answered), len(answerable)),
         "answer_contains_gold": _rate(sum(r["contains_gold"] for r in answered), len(answered)),
+        "citations": len(cited := [c for r in records for c in r["citations"]]),
+        "citation_supported_share": _rate(sum(c["verdict"] == "supported" for c in cited), len(cited)),
         "ttft_ms_p50": round(_percentile(ttft, 0.5), 2),
         "ttft_ms_p95": round(_percentile(ttft, 0.95), 2),
         "server_ttft_ms_p50": round(_percentile(server, 0.5), 2),
         "server_ttft_ms_p95": round(_percentile(server, 0.95), 2),
     }
+    if any(q.gold_pages for q in questions):
+        metrics["citation_gold_page_share"] = _rate(sum(c["gold_page"] for c in cited), len(cited))
+    if not any(q.answers for q in questions):
+        del metrics["answer_contains_gold"]  # no gold answer spans to look for
+    if not unanswerable:
+        del metrics["refusal_rate_unanswerable"]
     if extractive is not None:
         metrics["extractive_min_score"] = extractive.min_score
         metrics["extractive_calibration"] = extractive_curve(records)

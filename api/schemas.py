@@ -122,14 +122,17 @@ class Source(BaseModel):
 
 
 class Citation(BaseModel):
-    """A resolved ``[n]``: the passage, its page, and the span of ``Source.text`` that supports the
-    claim (``[span_start, span_end)``), with a verdict."""
+    """A resolved ``[n]``: the passage, the page the supporting span lies on, the span itself as
+    ``[span_start, span_end)`` in ``Source.text`` and as ``[page_char_start, page_char_end)`` in
+    that page's extracted text (None when the page layout is unknown), with a verdict."""
 
     n: int
     chunk_id: str
     document_id: str
     filename: str
     page: int
+    page_char_start: int | None = None
+    page_char_end: int | None = None
     span_start: int
     span_end: int
     quote: str

@@ -41,7 +41,7 @@ from api.schemas import (
     TextEndPart,
     TextStartPart,
 )
-from ingest.models import new_id, utcnow
+from ingest.models import Document, new_id, utcnow
 
 __all__ = ["Answer", "ChatService", "Turn"]
 
@@ -171,7 +171,8 @@ class ChatService:
             state.chunks.append(NO_PASSAGES)
             yield TextDeltaPart(id=text_id, delta=NO_PASSAGES)
         yield TextEndPart(id=text_id)
-        resolved = resolve_citations(state.text, state.sources)
+        page_spans = await asyncio.to_thread(self._page_spans, {s.document_id for s in state.sources})
+        resolved = resolve_citations(state.text, state.sources, page_spans)
         state.citations, state.dropped = resolved.citations, resolved.dropped
         if resolved.dropped:
             logger.info("dropped %d citation markers with no passage", resolved.dropped)
@@ -218,6 +219,14 @@ class ChatService:
             session.add(assistant)
             conversation.updated_at = utcnow()
             return Turn(conversation.id, assistant.id, history)
+
+    def _page_spans(self, document_ids: set[str]) -> dict[str, list[Any]]:
+        """``Document.page_spans`` of each id (for page-level citation offsets)."""
+        if not document_ids:
+            return {}
+        with self.session_factory() as session:
+            rows = session.execute(select(Document.id, Document.page_spans).where(Document.id.in_(document_ids)))
+            return {doc_id: spans for doc_id, spans in rows}
 
     def _persist(self, message_id: str, **fields: Any) -> None:
         with self.session_factory.begin() as session:

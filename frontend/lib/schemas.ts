@@ -110,6 +110,9 @@ export const citationSchema = z.object({
   document_id: id,
   filename: z.string(),
   page: z.number().int(),
+  // Where the span lies in that page's extracted text (null when the page layout is unknown).
+  page_char_start: z.number().int().nullable().optional(),
+  page_char_end: z.number().int().nullable().optional(),
   span_start: z.number().int(),
   span_end: z.number().int(),
   quote: z.string().default(""),

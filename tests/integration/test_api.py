@@ -130,6 +130,8 @@ def test_chat_streams_the_protocol_in_order_with_resolvable_citations(client: An
         source = sources[citation["n"]]
         assert citation["page"] == source["page_start"]
         assert source["text"][citation["span_start"] : citation["span_end"]] == citation["quote"]
+        page_text = OBSERVATORY[citation["page"] - 1]  # the report's single-line pages extract verbatim
+        assert page_text[citation["page_char_start"] : citation["page_char_end"]] == citation["quote"]
     assert any(c["page"] == 2 and "212 clear nights" in c["quote"] and c["verdict"] == "supported" for c in citations)
 
 

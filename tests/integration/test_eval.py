@@ -112,13 +112,14 @@ def test_squad_answers_end_to_end_on_a_split(tmp_path: Path, settings: Settings)
     assert report["answer_contains_gold"] >= 0.6
     for record in records:
         if record["refused"]:
-            assert "could not find" in record["answer"] and not record["contains_gold"]
+            assert "could not find" in record["answer"] and not record["contains_gold"] and not record["citations"]
         else:
             assert re.search(r"\[\d+\]", record["answer"]), record  # extractive answers cite what they quote
+            assert record["citations"] and all(c["quote"] in record["answer"] for c in record["citations"])
     assert 0 < report["server_ttft_ms_p50"] <= report["ttft_ms_p50"] <= report["ttft_ms_p95"]
     calibration = report["extractive_calibration"]
     rates = [p["answer_rate_answerable"] for p in calibration["curve"]]
     assert rates == sorted(rates, reverse=True)  # a higher threshold never answers more
     assert calibration["chosen"] is None or calibration["chosen"]["answer_rate_answerable"] >= 0.9
     bad = CliRunner().invoke(app, ["eval", "sec10q", "--questions", str(split), "--answers"], env=env)
-    assert bad.exit_code != 0 and "--answers needs the squad dataset" in bad.output
+    assert bad.exit_code != 0 and "--answers needs the squad or financebench dataset" in bad.output

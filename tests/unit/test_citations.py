@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from api.chat.citations import resolve_citations
+from api.chat.citations import page_location, resolve_citations
 from api.schemas import Source
+from ingest.chunking import document_text
 
 
 def _source(n: int, text: str, page: int = 1) -> Source:
@@ -75,3 +76,16 @@ def test_sentences_split_at_punctuation_headings_and_bullets_but_not_wrapped_lin
         "The Transformer uses multi-head attention in three different ways:",
         "• In encoder-decoder attention layers, the queries come from the previous decoder layer.",
     ]
+
+
+def test_citations_locate_their_span_in_the_page_text() -> None:
+    pages = ["Revenue rose 4% to 12 million euros.", "Costs fell. The bridge toll was abolished in 1990. End."]
+    text, spans = document_text(pages)
+    passage = Source(**(_source(1, "").model_dump() | {"page_start": 1, "page_end": 2}))
+    passage = passage.model_copy(update={"char_start": 10, "char_end": len(text), "text": text[10:]})
+    resolved = resolve_citations("The toll was abolished in 1990 [1].", [passage], {"d1": spans})
+    citation = resolved.citations[0]
+    assert citation.page == 2
+    assert pages[1][citation.page_char_start : citation.page_char_end] == citation.quote  # type: ignore[misc]
+    assert citation.quote == "The bridge toll was abolished in 1990."
+    assert page_location(passage, 0, 5, None) == (1, None, None)  # no page layout: the passage's first page
