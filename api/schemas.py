@@ -136,6 +136,8 @@ class Citation(BaseModel):
     span_start: int
     span_end: int
     quote: str
+    #: The support score behind the verdict, in [0, 1] (``api.chat.citations``).
+    support: float = 0.0
     verdict: Literal["supported", "weak"]
     claim: str
 

@@ -1,9 +1,18 @@
 """Resolve ``[n]`` markers in an answer to passages, locate the supporting span, judge support.
 
 Markers ``[n]``, ``[n, m]`` and ``[n][m]`` are read; a number with no passage is dropped and
-counted. For each marker the claim is the answer sentence it closes; the span is the passage
-sentence sharing the most content terms with it. Verdict: ``supported`` when at least
-``SUPPORTED_OVERLAP`` of the claim's content terms occur in that span, else ``weak``.
+counted. For each marker the claim is the answer sentence it closes. Every sentence of the cited
+passage is scored against the claim::
+
+    support = LEXICAL_WEIGHT · overlap + (1 - LEXICAL_WEIGHT) · cosine
+
+with ``overlap`` the share of the claim's content terms found in the sentence and ``cosine`` the
+similarity of their MiniLM embeddings. The best-scoring sentence is the span; the verdict is
+``supported`` when its score reaches ``SUPPORTED_SCORE``, else ``weak``. Both constants were
+calibrated with ``python -m tests.bench.citation_calibration`` (SQuAD 2.0 dev: a claim is a
+question with its gold answer; it is supported by the paragraph holding the answer and not by the
+article's most similar other paragraph; fitted on three articles, checked on the other two):
+balanced accuracy 0.944 held out, against 0.931 for lexical overlap alone.
 
 Given the documents' page spans (``Document.page_spans``: each page's ``[start, end)`` in the
 document text, which a chunk's ``char_start`` also indexes), the citation's ``page`` is the page the
@@ -17,26 +26,48 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from api.chat.text import content_terms, overlap, sentence_spans
 from api.schemas import Citation, Source
+from ingest.embeddings import Embedder
 
 __all__ = [
+    "LEXICAL_WEIGHT",
     "MARKER",
-    "SUPPORTED_OVERLAP",
+    "SUPPORTED_SCORE",
     "ResolvedCitations",
+    "SpanScore",
     "page_location",
     "resolve_citations",
+    "span_scores",
     "strip_markers",
 ]
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-SUPPORTED_OVERLAP = 0.5
+#: Weight of lexical overlap in the support score (the rest is embedding cosine); calibrated.
+LEXICAL_WEIGHT = 0.5
+#: Support score from which a citation is ``supported``; calibrated.
+SUPPORTED_SCORE = 0.525
 
 
 @dataclass
 class ResolvedCitations:
     citations: list[Citation]
     dropped: int
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """A passage sentence ``[start, end)`` with the claim's term ``overlap`` and ``cosine``."""
+
+    start: int
+    end: int
+    overlap: float
+    cosine: float
+
+    def support(self, lexical_weight: float = LEXICAL_WEIGHT) -> float:
+        return lexical_weight * self.overlap + (1 - lexical_weight) * self.cosine
 
 
 def strip_markers(text: str) -> str:
@@ -50,14 +81,28 @@ def _claim_before(answer: str, position: int) -> str:
     return prefix[spans[-1][0] : spans[-1][1]] if spans else ""
 
 
-def _best_span(claim: str, source: Source) -> tuple[int, int, float]:
-    claim_terms = content_terms(claim)
-    best = (0, len(source.text), 0.0)
-    for start, end in sentence_spans(source.text):
-        score = overlap(claim_terms, content_terms(source.text[start:end]))
-        if score > best[2]:
-            best = (start, end, score)
-    return best
+def span_scores(claims: Sequence[str], passages: Sequence[str], embedder: Embedder) -> list[list[SpanScore]]:
+    """For each ``(claims[i], passages[i])`` pair, every sentence of the passage scored against the
+    claim (one embedding batch for all distinct texts). A passage without sentences yields its
+    whole text as one span."""
+    spans = [sentence_spans(p) or [(0, len(p))] for p in passages]
+    texts = sorted({*claims, *(p[a:b] for p, s in zip(passages, spans, strict=True) for a, b in s)})
+    vectors = dict(zip(texts, np.asarray(embedder.embed(texts)), strict=True)) if texts else {}
+    scored: list[list[SpanScore]] = []
+    for claim, passage, sentences in zip(claims, passages, spans, strict=True):
+        terms = content_terms(claim)
+        scored.append(
+            [
+                SpanScore(
+                    a,
+                    b,
+                    overlap(terms, content_terms(passage[a:b])),
+                    float(vectors[claim] @ vectors[passage[a:b]]),
+                )
+                for a, b in sentences
+            ]
+        )
+    return scored
 
 
 def page_location(
@@ -75,40 +120,49 @@ def page_location(
 
 
 def resolve_citations(
-    answer: str, sources: list[Source], page_spans: Mapping[str, Sequence[Sequence[int]]] | None = None
+    answer: str,
+    sources: list[Source],
+    embedder: Embedder,
+    page_spans: Mapping[str, Sequence[Sequence[int]]] | None = None,
 ) -> ResolvedCitations:
-    """Every valid ``[n]`` in ``answer`` as a ``Citation``, in order of appearance, de-duplicated.
-    ``page_spans`` maps document ids to their page spans (module docstring)."""
+    """Every valid ``[n]`` in ``answer`` as a ``Citation``, in order of appearance, de-duplicated,
+    with its span, support score and verdict. ``page_spans`` maps document ids to their page spans
+    (module docstring)."""
     by_n = {s.n: s for s in sources}
-    citations: list[Citation] = []
+    pairs: list[tuple[int, str]] = []
     seen: set[tuple[int, str]] = set()
     dropped = 0
     for match in MARKER.finditer(answer):
         claim = _claim_before(answer, match.start())
         for number in (int(x) for x in match.group(1).split(",")):
-            source = by_n.get(number)
-            if source is None:
+            if number not in by_n:
                 dropped += 1
-                continue
-            if (number, claim) in seen:
-                continue
-            seen.add((number, claim))
-            start, end, score = _best_span(claim, source)
-            page, page_start, page_end = page_location(source, start, end, (page_spans or {}).get(source.document_id))
-            citations.append(
-                Citation(
-                    n=number,
-                    chunk_id=source.chunk_id,
-                    document_id=source.document_id,
-                    filename=source.filename,
-                    page=page,
-                    page_char_start=page_start,
-                    page_char_end=page_end,
-                    span_start=start,
-                    span_end=end,
-                    quote=source.text[start:end],
-                    verdict="supported" if score >= SUPPORTED_OVERLAP else "weak",
-                    claim=claim,
-                )
+            elif (number, claim) not in seen:
+                seen.add((number, claim))
+                pairs.append((number, claim))
+    scored = span_scores([claim for _, claim in pairs], [by_n[n].text for n, _ in pairs], embedder)
+    citations: list[Citation] = []
+    for (number, claim), candidates in zip(pairs, scored, strict=True):
+        source = by_n[number]
+        best = max(candidates, key=lambda s: s.support())
+        page, page_start, page_end = page_location(
+            source, best.start, best.end, (page_spans or {}).get(source.document_id)
+        )
+        citations.append(
+            Citation(
+                n=number,
+                chunk_id=source.chunk_id,
+                document_id=source.document_id,
+                filename=source.filename,
+                page=page,
+                page_char_start=page_start,
+                page_char_end=page_end,
+                span_start=best.start,
+                span_end=best.end,
+                quote=source.text[best.start : best.end],
+                support=round(best.support(), 4),
+                verdict="supported" if best.support() >= SUPPORTED_SCORE else "weak",
+                claim=claim,
             )
+        )
     return ResolvedCitations(citations=citations, dropped=dropped)

@@ -172,7 +172,9 @@ class ChatService:
             yield TextDeltaPart(id=text_id, delta=NO_PASSAGES)
         yield TextEndPart(id=text_id)
         page_spans = await asyncio.to_thread(self._page_spans, {s.document_id for s in state.sources})
-        resolved = resolve_citations(state.text, state.sources, page_spans)
+        resolved = await asyncio.to_thread(
+            resolve_citations, state.text, state.sources, self.retriever.embedder, page_spans
+        )
         state.citations, state.dropped = resolved.citations, resolved.dropped
         if resolved.dropped:
             logger.info("dropped %d citation markers with no passage", resolved.dropped)

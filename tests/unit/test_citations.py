@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from api.chat.citations import page_location, resolve_citations
+from typing import Any
+
+from api.chat.citations import page_location, resolve_citations, span_scores
 from api.schemas import Source
 from ingest.chunking import document_text
 
@@ -28,9 +30,9 @@ SOURCES = [
 ]
 
 
-def test_single_multiple_and_adjacent_markers() -> None:
+def test_single_multiple_and_adjacent_markers(embedder: Any) -> None:
     answer = "The bridge is 1,149 metres long [1]. The last ferry sailed in March 1932 [1, 2]. It opened in 1932.[1][2]"
-    resolved = resolve_citations(answer, SOURCES)
+    resolved = resolve_citations(answer, SOURCES, embedder)
     assert resolved.dropped == 0
     assert [c.n for c in resolved.citations] == [1, 1, 2, 1, 2]
     first = resolved.citations[0]
@@ -41,19 +43,19 @@ def test_single_multiple_and_adjacent_markers() -> None:
     assert ferry.n == 2 and ferry.page == 7 and "19 March 1932" in ferry.quote and ferry.verdict == "supported"
 
 
-def test_markers_without_a_passage_are_dropped_and_counted() -> None:
-    resolved = resolve_citations("The bridge opened in 1932 [1]. Something invented [7].", SOURCES)
+def test_markers_without_a_passage_are_dropped_and_counted(embedder: Any) -> None:
+    resolved = resolve_citations("The bridge opened in 1932 [1]. Something invented [7].", SOURCES, embedder)
     assert [c.n for c in resolved.citations] == [1]
     assert resolved.dropped == 1
 
 
-def test_unsupported_claims_are_weak() -> None:
-    resolved = resolve_citations("The mayor owns three purple giraffes [2].", SOURCES)
+def test_unsupported_claims_are_weak(embedder: Any) -> None:
+    resolved = resolve_citations("The mayor owns three purple giraffes [2].", SOURCES, embedder)
     assert resolved.citations[0].verdict == "weak"
 
 
-def test_no_markers_no_citations() -> None:
-    resolved = resolve_citations("I could not find the answer in your documents.", SOURCES)
+def test_no_markers_no_citations(embedder: Any) -> None:
+    resolved = resolve_citations("I could not find the answer in your documents.", SOURCES, embedder)
     assert resolved.citations == [] and resolved.dropped == 0
 
 
@@ -78,14 +80,26 @@ def test_sentences_split_at_punctuation_headings_and_bullets_but_not_wrapped_lin
     ]
 
 
-def test_citations_locate_their_span_in_the_page_text() -> None:
+def test_citations_locate_their_span_in_the_page_text(embedder: Any) -> None:
     pages = ["Revenue rose 4% to 12 million euros.", "Costs fell. The bridge toll was abolished in 1990. End."]
     text, spans = document_text(pages)
     passage = Source(**(_source(1, "").model_dump() | {"page_start": 1, "page_end": 2}))
     passage = passage.model_copy(update={"char_start": 10, "char_end": len(text), "text": text[10:]})
-    resolved = resolve_citations("The toll was abolished in 1990 [1].", [passage], {"d1": spans})
+    resolved = resolve_citations("The toll was abolished in 1990 [1].", [passage], embedder, {"d1": spans})
     citation = resolved.citations[0]
     assert citation.page == 2
     assert pages[1][citation.page_char_start : citation.page_char_end] == citation.quote  # type: ignore[misc]
     assert citation.quote == "The bridge toll was abolished in 1990."
     assert page_location(passage, 0, 5, None) == (1, None, None)  # no page layout: the passage's first page
+
+
+def test_a_paraphrased_claim_is_supported_by_meaning_not_only_by_words(embedder: Any) -> None:
+    """The embedding half of the score: few shared words, same meaning, against an unrelated
+    sentence with the same words."""
+    passage = _source(1, "Road tolls on the crossing ended in 1990. The mayor bought three purple giraffes in 1990.")
+    resolved = resolve_citations("The bridge stopped charging drivers in 1990 [1].", [passage], embedder)
+    citation = resolved.citations[0]
+    assert citation.quote == "Road tolls on the crossing ended in 1990."
+    scores = span_scores([citation.claim], [passage.text], embedder)[0]
+    assert scores[0].cosine > scores[1].cosine and scores[0].support() > scores[1].support()
+    assert 0 <= citation.support <= 1
