@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,16 @@ from api.errors import DocentError, InvalidRequest, ModelNotFound
 from api.schemas import TextDeltaPart
 from ingest.models import Collection, new_id
 
-__all__ = ["MODEL_PREFIX", "ChatCompletionRequest", "OpenAIMessage", "complete", "list_models", "stream_chunks"]
+__all__ = [
+    "MODEL_PREFIX",
+    "Asked",
+    "ChatCompletionRequest",
+    "OpenAIMessage",
+    "complete",
+    "list_models",
+    "read_request",
+    "stream_chunks",
+]
 
 MODEL_PREFIX = "docent"
 
@@ -86,13 +96,24 @@ def list_models(service: ChatService) -> dict[str, Any]:
     return {"object": "list", "data": models}
 
 
-def conversation(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, str]]]:
-    """(question, earlier ``(role, content)`` turns). Raises ``InvalidRequest`` when the last
-    user message is missing or empty."""
-    turns = [(m.role, m.text()) for m in request.messages if m.role in ("user", "assistant")]
+@dataclass(frozen=True)
+class Asked:
+    """A request read: the collection its model scopes to, the question, the earlier turns."""
+
+    collection: str | None
+    question: str
+    history: list[tuple[str, str]]
+
+
+def read_request(service: ChatService, request: ChatCompletionRequest) -> Asked:
+    """Raises ``ModelNotFound`` for an unknown model and ``InvalidRequest`` when the last message
+    is not a non-empty user message."""
+    collection = collection_of(service, request.model)
+    turns: list[tuple[str, str]] = [(m.role, m.text()) for m in request.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise InvalidRequest("the last message must be a non-empty user message")
-    return turns[-1][1], [(role, content) for role, content in turns[:-1] if content.strip()]
+    history = [(role, content) for role, content in turns[:-1] if content.strip()]
+    return Asked(collection, turns[-1][1], history)
 
 
 def _extras(state: Answer) -> dict[str, Any]:
@@ -109,13 +130,11 @@ def _usage(state: Answer) -> dict[str, int] | None:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-async def complete(service: ChatService, request: ChatCompletionRequest) -> dict[str, Any]:
-    """A whole ``chat.completion``. Raises ``DocentError`` (``ModelNotFound``, ``InvalidRequest``,
-    ``ProviderError`` …)."""
-    collection = collection_of(service, request.model)
-    question, history = conversation(request)
+async def complete(service: ChatService, request: ChatCompletionRequest, asked: Asked) -> dict[str, Any]:
+    """A whole ``chat.completion`` for ``asked`` (from ``read_request``). Raises ``DocentError``
+    (``ProviderError``, ``CollectionNotFound`` …)."""
     state = Answer()
-    async for _ in service.answer(question, history, state, collection=collection):
+    async for _ in service.answer(asked.question, asked.history, state, collection=asked.collection):
         pass
     return {
         "id": f"chatcmpl-{new_id()}",
@@ -129,15 +148,18 @@ async def complete(service: ChatService, request: ChatCompletionRequest) -> dict
     }
 
 
-async def stream_chunks(service: ChatService, request: ChatCompletionRequest) -> AsyncIterator[dict[str, Any]]:
-    """``chat.completion.chunk`` objects, then (with ``stream_options.include_usage``) the usage
-    chunk. Errors before the first chunk are raised (the route answers them with a status); later
-    ones become a final ``{"error": ...}`` chunk. Call ``collection_of`` and ``conversation``
-    first to fail early."""
-    collection = collection_of(service, request.model)
-    question, history = conversation(request)
-    base = {"id": f"chatcmpl-{new_id()}", "object": "chat.completion.chunk", "created": int(time.time())}
-    base["model"] = request.model
+async def stream_chunks(
+    service: ChatService, request: ChatCompletionRequest, asked: Asked
+) -> AsyncIterator[dict[str, Any]]:
+    """``chat.completion.chunk`` objects for ``asked`` (from ``read_request``, which fails before
+    any byte is sent), then (with ``stream_options.include_usage``) the usage chunk. A failure once
+    streaming becomes a final ``{"error": ...}`` chunk."""
+    base = {
+        "id": f"chatcmpl-{new_id()}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": request.model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         return base | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]} | extra
@@ -145,7 +167,7 @@ async def stream_chunks(service: ChatService, request: ChatCompletionRequest) ->
     state = Answer()
     try:
         first = True
-        async for part in service.answer(question, history, state, collection=collection):
+        async for part in service.answer(asked.question, asked.history, state, collection=asked.collection):
             if first:
                 first = False
                 yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in state.sources])

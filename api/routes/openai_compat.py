@@ -10,14 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from api.chat.openai_compat import (
-    ChatCompletionRequest,
-    collection_of,
-    complete,
-    conversation,
-    list_models,
-    stream_chunks,
-)
+from api.chat.openai_compat import ChatCompletionRequest, complete, list_models, read_request, stream_chunks
 from api.deps import ChatDep
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -34,13 +27,12 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> dic
     """A grounded, cited answer to the last user message, as OpenAI's chat completion (or, with
     `stream: true`, its chunks over SSE ending in `[DONE]`). Extra fields: `sources`, `citations`,
     `docent`. Nothing is stored; closing the connection cancels the upstream LLM request."""
+    asked = read_request(service, body)  # an unknown model or an empty question fails with a status
     if not body.stream:
-        return await complete(service, body)
-    collection_of(service, body.model)  # an unknown model or an empty question fails with a status, not mid-stream
-    conversation(body)
+        return await complete(service, body, asked)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        async for chunk in stream_chunks(service, body):
+        async for chunk in stream_chunks(service, body, asked):
             yield {"data": json.dumps(chunk, separators=(",", ":"))}
         yield {"data": "[DONE]"}
 
