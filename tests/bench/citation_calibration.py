@@ -64,8 +64,9 @@ def balanced_accuracy(scores: list[float], labels: list[bool], threshold: float)
     return (tpr + tnr) / 2
 
 
-def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+def main() -> dict[str, object]:
+    """Print the table; return the fitted and current figures (for ``make bench``)."""
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].endswith(".json") else DEFAULT
     pairs = examples(path)
     embedder = build_embedder(Settings())
     scored = span_scores([c for _, c, _, _ in pairs], [p for _, _, p, _ in pairs], embedder)
@@ -91,11 +92,19 @@ def main() -> None:
         ("current", LEXICAL_WEIGHT, SUPPORTED_SCORE),
         ("lexical only, 0.5", 1.0, 0.5),
     ]
+    figures: dict[str, object] = {"examples": len(pairs), "fit": len(train), "held_out": len(test)}
     for name, weight, threshold in rows:
         scores = best(weight)
         tr = balanced_accuracy([scores[i] for i in train], [labels[i] for i in train], threshold)
         te = balanced_accuracy([scores[i] for i in test], [labels[i] for i in test], threshold)
         print(f"{name:>18}: {weight:.2f}  {threshold:.3f}  {tr:.3f}  {te:.3f}")
+        figures[name] = {
+            "lexical_weight": weight,
+            "threshold": threshold,
+            "fit": round(tr, 4),
+            "held_out": round(te, 4),
+        }
+    return figures
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@
    provider, plus the server's own retrieval+prompt time.
 4. Ingest speed side by side (``tests/bench/ingest_compare.py``): docent, embed-only and the
    LangChain recipe on the 20 SEC filings plus 10 FinanceBench filings.
-5. With BENCH_FINANCEBENCH=1 (≈1 h on 2 cores): `docent eval financebench` over all 74 filings in
+5. Answers and refusals: `docent eval squad --answers` on the SQuAD 2.0 dev half (extractive
+   provider: refusal and answer rates, gold answer contained, time to first token, the
+   calibration curve) and the citation verdict's calibration (``tests/bench/citation_calibration``).
+6. With BENCH_FINANCEBENCH=1 (≈1 h on 2 cores): `docent eval financebench` over all 74 filings in
    one collection.
 
 Writes `.bench/results.json` and prints it.
@@ -148,8 +151,15 @@ def main() -> None:
         )
         results["sec10q_eval"] = json.loads(eval_json.read_text())["modes"]
         results["sec10q_serving"] = bench_server(data_dir)
-    from tests.bench import ingest_compare
+    with tempfile.TemporaryDirectory(prefix="docent-bench-squad-") as tmp:
+        out = Path(tmp) / "squad.json"
+        squad = SHARED / "qa" / "squad_v2" / "dev-v2.0.first5articles.dev.json"
+        _docent(["eval", "squad", "--questions", str(squad), "--answers", "--json", str(out)], Path(tmp))
+        answers = json.loads(out.read_text())
+        results["squad_answers"] = {k: v for k, v in answers.items() if k != "answers"}
+    from tests.bench import citation_calibration, ingest_compare
 
+    results["citation_calibration"] = citation_calibration.main()
     results["ingest_compare"] = ingest_compare.main()
     if os.environ.get("BENCH_FINANCEBENCH") == "1":
         with tempfile.TemporaryDirectory(prefix="docent-bench-fb-") as tmp:
