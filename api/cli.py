@@ -577,7 +577,8 @@ def eval_(
         from api.eval import as_answer_questions, load_squad_answers
 
         asked = load_squad_answers(questions) if dataset == "squad" else as_answer_questions(usable)
-        _eval_answers(settings, retriever, dataset, asked, name, json_out)
+        failed = [o.path for o in outcomes if o.status == "failed"]
+        _eval_answers(settings, retriever, dataset, asked, name, json_out, failed)
         return
     report: dict[str, Any] = {
         "dataset": dataset,
@@ -605,7 +606,13 @@ def eval_(
 
 
 def _eval_answers(
-    settings: Settings, retriever: Any, dataset: str, asked: list[Any], collection: str, json_out: Path | None
+    settings: Settings,
+    retriever: Any,
+    dataset: str,
+    asked: list[Any],
+    collection: str,
+    json_out: Path | None,
+    documents_failed: list[str],
 ) -> None:
     """``docent eval DATASET --answers``: the chat service answers every question; print and save."""
     from api.chat.providers import build_provider
@@ -621,6 +628,10 @@ def _eval_answers(
         min_similarity=settings.refusal_min_similarity,
     )
     metrics, records = run_answers(service, asked, collection=collection)
+    if documents_failed:
+        err_console.print(
+            f"[yellow]{len(documents_failed)} documents failed to ingest; their questions count as asked[/yellow]"
+        )
     table = Table(title=f"{dataset} answers: {len(asked)} questions, {provider.name}:{provider.model}")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -635,7 +646,13 @@ def _eval_answers(
             f"and refuses {chosen['refusal_rate_unanswerable']:.3f} of unanswerable questions"
         )
     if json_out is not None:
-        report = {"dataset": dataset, "collection": collection, "provider": provider.name, "model": provider.model}
+        report = {
+            "dataset": dataset,
+            "collection": collection,
+            "provider": provider.name,
+            "model": provider.model,
+            "documents_failed": documents_failed,
+        }
         json_out.write_text(json.dumps(report | metrics | {"answers": records}, indent=2) + "\n")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,9 +74,18 @@ class InvalidRequest(DocentError):
 
 
 class ProviderError(DocentError):
-    """The LLM provider failed (timeout, refusal, bad credentials, upstream 5xx)."""
+    """The LLM provider failed (timeout, refusal, bad credentials, upstream 5xx). The status
+    follows the code: 429 when rate limited, 504 on a timeout, else 502; failures a retry cannot
+    fix (``NOT_RETRYABLE``) tell clients so with ``x-should-retry: false`` (honoured by the
+    openai SDK)."""
 
     status, code = 502, "provider_error"
+    STATUS_BY_CODE: ClassVar[dict[str, int]] = {"provider_rate_limited": 429, "provider_timeout": 504}
+    NOT_RETRYABLE: ClassVar[frozenset[str]] = frozenset({"provider_auth", "provider_model_not_found"})
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.status = self.STATUS_BY_CODE.get(self.code, 502)
 
 
 class ServiceUnavailable(DocentError):
@@ -101,6 +111,7 @@ def _respond(
     request: Request, status: int, detail: object, code: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     if request.url.path.startswith("/v1/"):
+        status = 400 if status == 422 else status  # OpenAI answers invalid requests with 400
         kind = _OPENAI_TYPES.get(status, "api_error")
         body: dict[str, object] = {"error": {"message": str(detail), "type": kind, "code": code}}
     else:
@@ -110,7 +121,8 @@ def _respond(
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DocentError)
-    return _respond(request, exc.status, exc.detail, exc.code)
+    headers = {"x-should-retry": "false"} if exc.code in ProviderError.NOT_RETRYABLE else None
+    return _respond(request, exc.status, exc.detail, exc.code, headers)
 
 
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -9,13 +9,15 @@ Datasets and their gold:
 - ``beir`` (Thakur et al. 2021 layout: corpus.jsonl, queries.jsonl, qrels/*.tsv): one text
   document per corpus entry; gold = documents with a positive qrel.
 
-With ``--answers`` (``evaluate_answers``), every SQuAD question is answered end to end by the chat
-service (retrieval, refusal gate, provider, citations; nothing stored): ``refusal_rate_unanswerable``
-(an answer to an unanswerable question is a failure), ``answer_rate_answerable``,
-``answer_contains_gold`` (answered answerable questions whose answer holds a gold answer after the
-official SQuAD normalisation: lower case, no punctuation, articles or extra spaces) and time to
-first token, ``ttft_ms`` (to the first token, provider included) and ``server_ttft_ms`` (retrieval
-and prompt: what docent adds before the model is called).
+With ``--answers`` (``evaluate_answers``; squad and financebench), every question is answered end to
+end by the chat service (retrieval, refusal gate, provider, citations; nothing stored):
+``refusal_rate_unanswerable`` (squad: an answer to an unanswerable question is a failure),
+``answer_rate_answerable``, ``answer_contains_gold`` (squad: answered answerable questions whose
+answer holds a gold answer as whole words after the official SQuAD normalisation: lower case, no
+punctuation, articles or extra spaces), ``citation_supported_share`` and, with gold pages
+(financebench), ``citation_gold_page_share``, and time to first token, ``ttft_ms`` (to the first
+token, provider included) and ``server_ttft_ms`` (retrieval and prompt: what docent adds before
+the model is called).
 
 Metrics per mode: ``page_recall@k`` (any of the top-k chunks is relevant: on a gold page, or
 containing the gold span), ``doc_recall@5`` (any top-5 chunk from a gold document), ``mrr@10``,
@@ -48,6 +50,7 @@ __all__ = [
     "AnswerQuestion",
     "EvalQuestion",
     "as_answer_questions",
+    "contains_answer",
     "evaluate",
     "evaluate_answers",
     "extractive_curve",
@@ -190,6 +193,13 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
 
 
+def contains_answer(normalized_answer: str, golds: Sequence[str]) -> bool:
+    """Whether any gold answer occurs in the (normalised) answer as whole words: "1" is not found
+    in "1990"; a gold answer that normalises to nothing ("the") counts for nothing."""
+    padded = f" {normalized_answer} "
+    return any(gold and f" {gold} " in padded for gold in map(normalize_answer, golds))
+
+
 async def evaluate_answers(
     service: ChatService, questions: Sequence[AnswerQuestion], *, collection: str | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -219,7 +229,7 @@ async def evaluate_answers(
                 "question": question.question,
                 "answerable": question.answerable,
                 "refused": refused,
-                "contains_gold": not refused and any(normalize_answer(a) in answer for a in question.answers),
+                "contains_gold": not refused and contains_answer(answer, question.answers),
                 "ttft_ms": state.timings.get("ttft", 0.0),
                 "server_ttft_ms": state.timings.get("prompt_ready", 0.0),
                 "best_similarity": state.best_similarity,
@@ -295,8 +305,16 @@ def extractive_curve(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def run_answers(
     service: ChatService, questions: Sequence[AnswerQuestion], *, collection: str | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``evaluate_answers`` from synchronous code."""
-    return asyncio.run(evaluate_answers(service, questions, collection=collection))
+    """``evaluate_answers`` from synchronous code; closes the provider afterwards (in the same
+    event loop its client ran in)."""
+
+    async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        try:
+            return await evaluate_answers(service, questions, collection=collection)
+        finally:
+            await service.provider.aclose()
+
+    return asyncio.run(run())
 
 
 def _rate(count: int, total: int) -> float:

@@ -71,12 +71,14 @@ def convex_combination(
 
 @dataclass
 class RetrievalResult:
-    """The ranked chunks, per-stage timings in ms, and the highest dense cosine similarity among
-    the results (``None`` in keyword mode): the relevance signal chat's refusal gate reads."""
+    """The ranked chunks, per-stage timings in ms, and the relevance signals chat's refusal gate
+    reads: the highest dense cosine similarity among the results (``None`` in keyword mode) and
+    how many of the results the keyword retriever also found (``None`` in dense mode)."""
 
     results: list[RetrievedChunk]
     timings_ms: dict[str, float]
     best_similarity: float | None = None
+    keyword_matches: int | None = None
 
 
 class Retriever:
@@ -158,7 +160,11 @@ class Retriever:
         if mode != "keyword":
             similarity = dict(dense)
             best = max((similarity.get(r.chunk_id, 0.0) for r in results), default=0.0)
-        return RetrievalResult(results=results, timings_ms=timings, best_similarity=best)
+        matches: int | None = None
+        if mode != "dense":
+            found = {chunk_id for chunk_id, _ in keyword}
+            matches = sum(r.chunk_id in found for r in results)
+        return RetrievalResult(results=results, timings_ms=timings, best_similarity=best, keyword_matches=matches)
 
     def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""

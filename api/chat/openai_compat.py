@@ -17,9 +17,12 @@ that carries ``finish_reason``; an error after the stream began arrives as a chu
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +31,8 @@ from sqlalchemy import select
 from api.chat.service import Answer, ChatService
 from api.errors import DocentError, InvalidRequest, ModelNotFound
 from api.schemas import TextDeltaPart
+from ingest.embeddings import EmbeddingError
+from ingest.index import IndexError_
 from ingest.models import Collection, new_id
 
 __all__ = [
@@ -42,6 +47,8 @@ __all__ = [
 ]
 
 MODEL_PREFIX = "docent"
+
+logger = logging.getLogger(__name__)
 
 
 class OpenAIMessage(BaseModel):
@@ -87,13 +94,19 @@ def list_models(service: ChatService) -> dict[str, Any]:
     """OpenAI's model list: ``docent`` and one ``docent:<collection>`` per collection."""
     with service.session_factory() as session:
         rows = session.execute(select(Collection.name, Collection.created_at).order_by(Collection.name)).all()
-    first = min((int(created.timestamp()) for _, created in rows), default=0)
+    created = {name: _unix(when) for name, when in rows}
+    first = min(created.values(), default=0)
     models = [{"id": MODEL_PREFIX, "object": "model", "created": first, "owned_by": "docent"}]
     models += [
-        {"id": f"{MODEL_PREFIX}:{name}", "object": "model", "created": int(created.timestamp()), "owned_by": "docent"}
-        for name, created in rows
+        {"id": f"{MODEL_PREFIX}:{name}", "object": "model", "created": when, "owned_by": "docent"}
+        for name, when in created.items()
     ]
     return {"object": "list", "data": models}
+
+
+def _unix(when: datetime) -> int:
+    """Seconds since the epoch; SQLite hands back naive datetimes, stored as UTC."""
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 @dataclass(frozen=True)
@@ -134,8 +147,10 @@ async def complete(service: ChatService, request: ChatCompletionRequest, asked: 
     """A whole ``chat.completion`` for ``asked`` (from ``read_request``). Raises ``DocentError``
     (``ProviderError``, ``CollectionNotFound`` …)."""
     state = Answer()
-    async for _ in service.answer(asked.question, asked.history, state, collection=asked.collection):
-        pass
+    parts = service.answer(asked.question, asked.history, state, collection=asked.collection)
+    async with aclosing(parts):
+        async for _ in parts:
+            pass
     return {
         "id": f"chatcmpl-{new_id()}",
         "object": "chat.completion",
@@ -150,7 +165,7 @@ async def complete(service: ChatService, request: ChatCompletionRequest, asked: 
 
 async def stream_chunks(
     service: ChatService, request: ChatCompletionRequest, asked: Asked
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """``chat.completion.chunk`` objects for ``asked`` (from ``read_request``, which fails before
     any byte is sent), then (with ``stream_options.include_usage``) the usage chunk. A failure once
     streaming becomes a final ``{"error": ...}`` chunk."""
@@ -167,14 +182,21 @@ async def stream_chunks(
     state = Answer()
     try:
         first = True
-        async for part in service.answer(asked.question, asked.history, state, collection=asked.collection):
-            if first:
-                first = False
-                yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in state.sources])
-            if isinstance(part, TextDeltaPart):
-                yield chunk({"content": part.delta})
+        parts = service.answer(asked.question, asked.history, state, collection=asked.collection)
+        async with aclosing(parts):  # leaving early closes the chain down to the provider's request
+            async for part in parts:
+                if first:
+                    first = False
+                    yield chunk({"role": "assistant", "content": ""}, sources=[s.model_dump() for s in state.sources])
+                if isinstance(part, TextDeltaPart):
+                    yield chunk({"content": part.delta})
     except DocentError as exc:
         yield {"error": {"message": exc.detail, "type": "api_error", "code": exc.code}}
+        return
+    except Exception as exc:  # a store failing mid-stream still ends the stream with an error chunk
+        code = "unavailable" if isinstance(exc, IndexError_ | EmbeddingError) else "internal_error"
+        logger.exception("chat completion failed mid-stream")
+        yield {"error": {"message": f"{code}: {type(exc).__name__}", "type": "api_error", "code": code}}
         return
     yield chunk({}, "stop", **_extras(state))
     if request.stream_options and request.stream_options.get("include_usage"):

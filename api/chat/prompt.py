@@ -19,6 +19,7 @@ __all__ = [
     "bounded_history",
     "build_request",
     "build_rewrite_request",
+    "clean_rewrite",
     "estimate_tokens",
     "format_passages",
     "is_refusal",
@@ -49,6 +50,10 @@ HISTORY_TOKEN_BUDGET = 1500
 #: corresponds to ~4 characters of text", help.openai.com, "What are tokens and how to count them").
 CHARS_PER_TOKEN = 4
 REWRITE_MAX_TOKENS = 96
+#: The rewrite is one short call: no retries, and the heuristic takes over after this many seconds.
+REWRITE_TIMEOUT_S = 10.0
+REWRITE_MAX_CHARS = 300
+_THINKING = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 _ANAPHORA = re.compile(
     r"\b(it|its|that|this|those|these|they|them|their|he|she|his|her|there|same|above|previous)\b", re.I
@@ -89,6 +94,17 @@ def standalone_query(message: str, previous_questions: list[str]) -> str:
     if len(_WORD.findall(message)) <= 6 or _ANAPHORA.search(message):
         return f"{previous_questions[-1]} {message}"
     return message
+
+
+def clean_rewrite(text: str, *, complete: bool) -> str:
+    """A model's standalone query, or "" when it is unusable: cut off (``complete`` false), empty,
+    or only a reasoning block. Drops ``<think>`` blocks, keeps the first non-empty line without
+    surrounding quotes, and caps it at ``REWRITE_MAX_CHARS``."""
+    if not complete:
+        return ""
+    lines = [line.strip().strip("\"'") for line in _THINKING.sub("", text).splitlines()]
+    first = next((line for line in lines if line), "")
+    return first[:REWRITE_MAX_CHARS]
 
 
 def _escape(text: str) -> str:

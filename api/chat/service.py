@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.chat.citations import resolve_citations
 from api.chat.prompt import NO_PASSAGES, build_request, is_refusal, standalone_query
 from api.chat.providers import ChatProvider, TextDelta, Usage
-from api.errors import ConversationNotFound, DocentError, ProviderError
+from api.errors import ConversationNotFound, DocentError
 from api.models import Conversation, Message
 from api.retrieval import Retriever
 from api.schemas import (
@@ -88,8 +89,10 @@ class Answer:
 class ChatService:
     """Collaborators are passed in; one instance serves every request.
 
-    ``min_similarity``: when no retrieved passage reaches this cosine similarity to the query, the
-    answer is a refusal and the provider is not called (``Settings.refusal_min_similarity``)."""
+    ``min_similarity``: when no retrieved passage reaches this cosine similarity to the query and
+    none of them matches the query's terms (keyword search found none of them), the answer is a
+    refusal and the provider is not called (``Settings.refusal_min_similarity``). Questions scoped
+    to chosen documents always reach the provider ("summarise this document")."""
 
     def __init__(
         self,
@@ -113,8 +116,10 @@ class ChatService:
             return question
         try:
             rewritten = await self.provider.rewrite(question, history)
-        except ProviderError as exc:
-            logger.warning("follow-up rewrite failed (%s); using the heuristic", exc.code)
+        except Exception as exc:  # the heuristic stands in for any failure: the answer still comes
+            logger.warning(
+                "follow-up rewrite failed (%s); using the heuristic", getattr(exc, "code", type(exc).__name__)
+            )
             rewritten = ""
         return rewritten or standalone_query(question, [c for r, c in history if r == "user"])
 
@@ -129,7 +134,7 @@ class ChatService:
         k: int | None = None,
         text_id: str = "text",
         started: float | None = None,
-    ) -> AsyncIterator[BaseModel]:
+    ) -> AsyncGenerator[BaseModel, None]:
         """Retrieve, then stream the grounded answer as parts: ``data-sources``, ``text-start``,
         ``text-delta``…, ``text-end``, ``data-citations``. ``state`` fills in as it goes.
         ``started`` is the request's ``time.perf_counter()`` (timings count from it). Raises
@@ -147,7 +152,12 @@ class ChatService:
         )
         state.timings["retrieval"] = retrieval.timings_ms.get("total", 0.0)
         state.best_similarity = retrieval.best_similarity
-        relevant = retrieval.best_similarity is None or retrieval.best_similarity >= self.min_similarity
+        relevant = (
+            bool(document_ids)
+            or retrieval.best_similarity is None
+            or retrieval.best_similarity >= self.min_similarity
+            or bool(retrieval.keyword_matches)
+        )
         state.sources = [
             Source(n=i, **r.model_dump(exclude={"rank"})) for i, r in enumerate(retrieval.results, start=1)
         ]
@@ -157,14 +167,15 @@ class ChatService:
             # retrieval used the standalone query; the answer addresses the message as asked
             generation = build_request(question, state.sources, history)
             state.timings["prompt_ready"] = _ms(started)
-            async for event in self.provider.stream(generation):
-                if isinstance(event, TextDelta):
-                    if not state.chunks:
-                        state.timings["ttft"] = _ms(started)
-                    state.chunks.append(event.text)
-                    yield TextDeltaPart(id=text_id, delta=event.text)
-                elif isinstance(event, Usage):
-                    state.usage = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
+            async with aclosing(self.provider.stream(generation)) as events:  # closed at once if the client leaves
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        if not state.chunks:
+                            state.timings["ttft"] = _ms(started)
+                        state.chunks.append(event.text)
+                        yield TextDeltaPart(id=text_id, delta=event.text)
+                    elif isinstance(event, Usage):
+                        state.usage = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
         else:
             state.gated = True
             state.timings["prompt_ready"] = state.timings["ttft"] = _ms(started)
@@ -238,7 +249,7 @@ class ChatService:
             for key, value in fields.items():
                 setattr(message, key, value)
 
-    async def stream(self, request: ChatRequest, turn: Turn) -> AsyncIterator[BaseModel]:
+    async def stream(self, request: ChatRequest, turn: Turn) -> AsyncGenerator[BaseModel, None]:
         """The parts of one answer (``turn`` from ``open``), in protocol order; failures after the
         start become an ``error`` part whose text begins with the error's code."""
         started = time.perf_counter()
@@ -254,18 +265,20 @@ class ChatService:
         yield StartStepPart()
         state = Answer()
         status, error = "cancelled", None
+        parts = self.answer(
+            request.message,
+            turn.history,
+            state,
+            collection=request.collection,
+            document_ids=request.document_ids,
+            k=request.k,
+            text_id=f"text-{message_id}",
+            started=started,
+        )
         try:
-            async for part in self.answer(
-                request.message,
-                turn.history,
-                state,
-                collection=request.collection,
-                document_ids=request.document_ids,
-                k=request.k,
-                text_id=f"text-{message_id}",
-                started=started,
-            ):
-                yield part
+            async with aclosing(parts):
+                async for part in parts:
+                    yield part
             status = "complete"
             yield FinishStepPart()
             yield FinishPart(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
@@ -29,10 +30,12 @@ async def chat(body: ChatRequest, request: Request, service: ChatDep) -> EventSo
     turn = await service.open(body)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        async for part in service.stream(body, turn):
-            yield {"data": part.model_dump_json(exclude_none=True)}
-            if await request.is_disconnected():
-                return
+        parts = service.stream(body, turn)
+        async with aclosing(parts):  # leaving early closes the chain down to the provider's request
+            async for part in parts:
+                yield {"data": part.model_dump_json(exclude_none=True)}
+                if await request.is_disconnected():
+                    return
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events(), headers=STREAM_HEADERS, ping=15)

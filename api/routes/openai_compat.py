@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 @router.get("/models")
 async def models(service: ChatDep) -> dict[str, Any]:
     """`docent` (every collection) and `docent:<collection>` for each collection."""
-    return list_models(service)
+    return await asyncio.to_thread(list_models, service)
 
 
 @router.post("/chat/completions", response_model=None)
@@ -27,13 +29,15 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> dic
     """A grounded, cited answer to the last user message, as OpenAI's chat completion (or, with
     `stream: true`, its chunks over SSE ending in `[DONE]`). Extra fields: `sources`, `citations`,
     `docent`. Nothing is stored; closing the connection cancels the upstream LLM request."""
-    asked = read_request(service, body)  # an unknown model or an empty question fails with a status
+    asked = await asyncio.to_thread(read_request, service, body)  # unknown model, empty question: a status
     if not body.stream:
         return await complete(service, body, asked)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        async for chunk in stream_chunks(service, body, asked):
-            yield {"data": json.dumps(chunk, separators=(",", ":"))}
+        chunks = stream_chunks(service, body, asked)
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                yield {"data": json.dumps(chunk, separators=(",", ":"))}
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events(), headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})

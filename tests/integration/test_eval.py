@@ -117,9 +117,12 @@ def test_squad_answers_end_to_end_on_a_split(tmp_path: Path, settings: Settings)
             assert re.search(r"\[\d+\]", record["answer"]), record  # extractive answers cite what they quote
             assert record["citations"] and all(c["quote"] in record["answer"] for c in record["citations"])
     assert 0 < report["server_ttft_ms_p50"] <= report["ttft_ms_p50"] <= report["ttft_ms_p95"]
-    calibration = report["extractive_calibration"]
-    rates = [p["answer_rate_answerable"] for p in calibration["curve"]]
-    assert rates == sorted(rates, reverse=True)  # a higher threshold never answers more
-    assert calibration["chosen"] is None or calibration["chosen"]["answer_rate_answerable"] >= 0.9
+    # the calibration curve, computed from each question's best sentence score, predicts what the
+    # provider did end to end at its configured threshold
+    at_default = next(
+        p for p in report["extractive_calibration"]["curve"] if p["min_score"] == report["extractive_min_score"]
+    )
+    assert at_default["answer_rate_answerable"] == report["answer_rate_answerable"]
+    assert at_default["refusal_rate_unanswerable"] == report["refusal_rate_unanswerable"]
     bad = CliRunner().invoke(app, ["eval", "sec10q", "--questions", str(split), "--answers"], env=env)
     assert bad.exit_code != 0 and "--answers needs the squad or financebench dataset" in bad.output

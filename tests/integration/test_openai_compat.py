@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def test_errors_arrive_in_openai_shape(docent: tuple[str, httpx.Client]) -> None
     with pytest.raises(openai.NotFoundError) as missing:
         sdk.chat.completions.create(model="docent:nope", messages=[{"role": "user", "content": "hi"}])
     assert missing.value.code == "model_not_found"
-    with pytest.raises(openai.UnprocessableEntityError) as empty:
+    with pytest.raises(openai.BadRequestError) as empty:
         sdk.chat.completions.create(model="docent", messages=[{"role": "assistant", "content": "hello"}], stream=True)
     assert empty.value.code == "invalid_request"
 
@@ -138,5 +139,30 @@ def test_a_provider_failure_mid_stream_is_raised_by_the_client(
                     received.append(chunk.choices[0].delta.content or "")
             assert "".join(received) == "212 clear nights [1]. "
             assert failure.value.code == "provider_stream_error"
+    finally:
+        fake.stop()
+
+
+def test_closing_a_v1_stream_cancels_the_upstream_request(settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    fake = FakeLLM(chunks=[f"word{i} " for i in range(200)], delay_s=0.05).start()
+    try:
+        configured = settings.model_copy(
+            update={"llm_provider": "openai", "llm_base_url": fake.openai_base_url, "llm_api_key": "k"}
+        )
+        with ThreadedServer(create_app(configured, embedder=embedder), lifespan="on") as server:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                upload(client, make_pdf(tmp_path / "nordlys.pdf", PAGES))
+            stream = _sdk(server.url).chat.completions.create(
+                model="docent", messages=[{"role": "user", "content": "How many clear nights?"}], stream=True
+            )
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            stream.close()
+            closed_at = time.monotonic()
+            deadline = closed_at + 5
+            while not fake.disconnects and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert fake.disconnects and fake.disconnects[0] - closed_at < 0.5
     finally:
         fake.stop()

@@ -178,6 +178,12 @@ def test_off_topic_questions_are_refused_without_calling_the_model(
     assert "could not find" in answer_text(parts) and parts[-1]["messageMetadata"]["refused"] is True
     on_topic, _, _ = chat_parts(client, {"message": "How many clear nights did the observatory record?"})
     assert len(fake.requests) == 1 and on_topic[-1]["messageMetadata"]["refused"] is False
+    # nothing in the question matches the report, but it is scoped to the report: the model is asked
+    document_id = client.get("/api/documents").json()["documents"][0]["id"]
+    chat_parts(client, {"message": "Summarise this document"})
+    assert len(fake.requests) == 1
+    scoped, _, _ = chat_parts(client, {"message": "Summarise this document", "document_ids": [document_id]})
+    assert len(fake.requests) == 2 and answer_text(scoped) == "".join(ANSWER)
 
 
 def test_closing_the_client_cancels_the_upstream_request(

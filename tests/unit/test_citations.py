@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.chat.citations import page_location, resolve_citations, span_scores
+from api.chat.citations import CALIBRATED_EMBEDDER, page_location, resolve_citations, span_scores
+from api.eval import contains_answer, normalize_answer
 from api.schemas import Source
 from ingest.chunking import document_text
+from ingest.embeddings import EmbeddingError
 
 
 def _source(n: int, text: str, page: int = 1) -> Source:
@@ -103,3 +105,34 @@ def test_a_paraphrased_claim_is_supported_by_meaning_not_only_by_words(embedder:
     scores = span_scores([citation.claim], [passage.text], embedder)[0]
     assert scores[0].cosine > scores[1].cosine and scores[0].support() > scores[1].support()
     assert 0 <= citation.support <= 1
+
+
+class _FailingEmbedder:
+    """The calibrated model's name, but every call fails (an outage of a remote embedder)."""
+
+    name = CALIBRATED_EMBEDDER
+    dimension = 384
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        raise EmbeddingError("embedding service down")
+
+    def embed_query(self, text: str) -> list[float]:
+        raise EmbeddingError("embedding service down")
+
+
+def test_an_embedding_failure_falls_back_to_overlap_and_a_leading_marker_is_fine(embedder: Any) -> None:
+    answer = "[1] It is 1,149 metres long [1]. The mayor owns three purple giraffes [1]."
+    fallback = resolve_citations(answer, SOURCES, _FailingEmbedder())  # type: ignore[arg-type]
+    assert [c.verdict for c in fallback.citations] == ["weak", "supported", "weak"]
+    assert fallback.citations[1].quote == "It is 1,149 metres long."
+    assert fallback.citations[0].claim == ""  # a marker before any sentence claims nothing
+    with_model = resolve_citations(answer, SOURCES, embedder)
+    assert [c.verdict for c in with_model.citations] == ["weak", "supported", "weak"]
+    assert all(0 <= c.support <= 1 for c in with_model.citations)
+
+
+def test_gold_answers_count_only_as_whole_words() -> None:
+    assert contains_answer(normalize_answer("It opened in 1990."), ["1990"])
+    assert not contains_answer(normalize_answer("It opened in 1990."), ["1"])
+    assert not contains_answer(normalize_answer("Francesco wrote it."), ["France"])
+    assert not contains_answer(normalize_answer("The answer."), ["the"])  # normalises to nothing

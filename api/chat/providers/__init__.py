@@ -8,7 +8,7 @@ lazily in its own module.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,7 +81,7 @@ class ChatProvider(Protocol):
     name: str
     model: str
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]: ...
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta | Usage, None]: ...
 
     async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
         """``question`` as a standalone retrieval query given the earlier ``(role, content)``

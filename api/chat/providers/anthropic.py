@@ -5,12 +5,18 @@ The installed SDK's ``messages.stream`` takes no ``temperature`` (recent Claude 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
 
-from api.chat.prompt import REWRITE_MAX_TOKENS, GenerationRequest, build_rewrite_request
+from api.chat.prompt import (
+    REWRITE_MAX_TOKENS,
+    REWRITE_TIMEOUT_S,
+    GenerationRequest,
+    build_rewrite_request,
+    clean_rewrite,
+)
 from api.chat.providers import TextDelta, Usage, provider_error, transport_errors
 from ingest.settings import Settings
 
@@ -47,7 +53,7 @@ class AnthropicProvider:
             max_tokens=settings.llm_max_tokens,
         )
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta | Usage, None]:
         messages: list[Any] = request.messages
         input_tokens: int | None = None
         started = False
@@ -72,10 +78,12 @@ class AnthropicProvider:
     async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
         request = build_rewrite_request(question, history)
         messages: list[Any] = request.messages
+        client = self._client.with_options(timeout=REWRITE_TIMEOUT_S, max_retries=0)
         try:
-            response = await self._client.messages.create(
+            response = await client.messages.create(
                 model=self.model, system=request.system, messages=messages, max_tokens=REWRITE_MAX_TOKENS
             )
         except anthropic.AnthropicError as exc:
             raise provider_error(self.name, exc, streaming=False) from exc
-        return "".join(block.text for block in response.content if block.type == "text").strip()
+        text = "".join(block.text for block in response.content if block.type == "text")
+        return clean_rewrite(text, complete=response.stop_reason != "max_tokens")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +117,7 @@ class ExtractiveProvider:
             parts.append(f"{text} [{cand.n}]")
         return " ".join(parts)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta, None]:
         answer = await asyncio.to_thread(self.compose, request.question, request.sources)
         for token in _TOKEN.findall(answer):
             yield TextDelta(token)

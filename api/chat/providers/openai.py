@@ -4,12 +4,18 @@ llama.cpp, LM Studio). The SDK retries 429/5xx itself, and only before the strea
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import openai
 
-from api.chat.prompt import REWRITE_MAX_TOKENS, GenerationRequest, build_rewrite_request
+from api.chat.prompt import (
+    REWRITE_MAX_TOKENS,
+    REWRITE_TIMEOUT_S,
+    GenerationRequest,
+    build_rewrite_request,
+    clean_rewrite,
+)
 from api.chat.providers import TextDelta, Usage, provider_error, transport_errors
 from ingest.settings import Settings
 
@@ -51,7 +57,7 @@ class OpenAIProvider:
             max_tokens=settings.llm_max_tokens,
         )
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[TextDelta | Usage]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta | Usage, None]:
         messages: list[Any] = [{"role": "system", "content": request.system}, *request.messages]
         try:
             stream = await self._client.chat.completions.create(
@@ -64,26 +70,32 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             raise provider_error(self.name, exc, streaming=False) from exc
+        started = False
         try:
             async for chunk in stream:
                 if chunk.choices:
                     content = chunk.choices[0].delta.content
                     if content:
+                        started = True
                         yield TextDelta(content)
                 if chunk.usage is not None:
                     yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         except _STREAM_ERRORS as exc:
-            raise provider_error(self.name, exc, streaming=True) from exc
+            raise provider_error(self.name, exc, streaming=started) from exc
         finally:
             await stream.close()
 
     async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
         request = build_rewrite_request(question, history)
         messages: list[Any] = [{"role": "system", "content": request.system}, *request.messages]
+        client = self._client.with_options(timeout=REWRITE_TIMEOUT_S, max_retries=0)
         try:
-            response = await self._client.chat.completions.create(
+            response = await client.chat.completions.create(
                 model=self.model, messages=messages, temperature=0, max_tokens=REWRITE_MAX_TOKENS
             )
         except openai.OpenAIError as exc:
             raise provider_error(self.name, exc, streaming=False) from exc
-        return (response.choices[0].message.content or "").strip() if response.choices else ""
+        if not response.choices:
+            return ""
+        choice = response.choices[0]
+        return clean_rewrite(choice.message.content or "", complete=choice.finish_reason != "length")
