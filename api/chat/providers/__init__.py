@@ -27,8 +27,8 @@ __all__ = [
     "transport_errors",
 ]
 
-#: ``ProviderError.code`` by SDK exception class name (the openai and anthropic SDKs share them),
-#: most specific first; anything else is ``provider_error``.
+#: ``ProviderError.code`` by exception class name (the openai and anthropic SDKs share theirs; the
+#: last two are httpx's), most specific first; anything else is ``provider_error``.
 _ERROR_CODES = (
     ("RateLimitError", "provider_rate_limited"),
     ("AuthenticationError", "provider_auth"),
@@ -36,6 +36,8 @@ _ERROR_CODES = (
     ("NotFoundError", "provider_model_not_found"),
     ("APITimeoutError", "provider_timeout"),
     ("APIConnectionError", "provider_unreachable"),
+    ("TimeoutException", "provider_timeout"),  # the HTTP client's own, when it escapes the SDK
+    ("TransportError", "provider_unreachable"),
 )
 
 
