@@ -268,7 +268,8 @@ async def evaluate_answers(
         del metrics["refusal_rate_unanswerable"]
     if extractive is not None:
         metrics["extractive_min_score"] = extractive.min_score
-        metrics["extractive_calibration"] = extractive_curve(records)
+        if unanswerable:  # the calibration trades refusals of these against answers
+            metrics["extractive_calibration"] = extractive_curve(records)
     return metrics, records
 
 
