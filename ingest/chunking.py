@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Part of every chunk id: change it whenever chunk boundaries change for the same input.
-CHUNKER_VERSION = "pages-sections-rcts-v3"  # v3: PDF pages are cut at their inferred titles
+CHUNKER_VERSION = "pages-sections-rcts-v2"
 PAGE_SEPARATOR = "\n\n"
 _WORD = re.compile(r"\w{2,}")
 MIN_WORDS = 3

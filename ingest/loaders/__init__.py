@@ -57,8 +57,7 @@ class Heading:
 @dataclass
 class ParsedDocument:
     """Page texts of one file (``pages[0]`` is page 1); text formats are a single page.
-    ``headings`` are in reading order: marked-up headings (Markdown, HTML, DOCX), each PDF page's
-    inferred title (``ingest.loaders.pdf.page_titles``), none for TXT."""
+    ``headings`` are in reading order (empty for formats without them, such as PDF and TXT)."""
 
     pages: list[str]
     pages_without_text: int = 0

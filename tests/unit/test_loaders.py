@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import chunk_pages, chunk_sections, document_text
 from ingest.loaders import ParseError, content_type_for, parse_isolated
-from ingest.loaders.pdf import load_pdf, page_titles
 from ingest.loaders.text import decode_text
 from tests.fixtures.pdfgen import make_pdf, write_pdf
 
@@ -184,36 +182,3 @@ def test_a_decompression_bomb_fails_its_own_parse_and_nothing_else(tmp_path: Pat
     # the parent is untouched and the next parse works
     ok = make_pdf(tmp_path / "fine.pdf", ["Still parsing after the bomb."])
     assert "Still parsing" in parse_isolated(ok, "application/pdf", timeout_s=60, memory_mb=768).pages[0]
-
-
-def test_pdf_page_titles_skip_running_headers_and_table_headings() -> None:
-    header = "ACME Corp | Annual Report 2023"
-    pages = [
-        f"{header}\nCONSOLIDATED BALANCE SHEETS\n(In millions)\n2023 2022\nCash and cash equivalents 1,200 1,100",
-        f"{header}\nConsolidated Statements of Cash Flows\nYears Ended December 31, 2023\nNet income 500 450",
-        f"{header}\nwe describe our risks below. Demand for widgets may fall when rates rise.\nMore prose.",
-        f"{header}\nItem 7. Management's Discussion and Analysis\nRevenue grew in every region.",
-    ]
-    titles = page_titles(pages)
-    assert [h.text for h in titles] == [
-        "CONSOLIDATED BALANCE SHEETS",
-        "Consolidated Statements of Cash Flows",
-        "",  # prose only: no title, and the previous page's title ends here
-        "Item 7. Management's Discussion and Analysis",
-    ]
-    assert all(h.level == 1 and h.page == i for i, h in enumerate(titles, start=1))
-    assert pages[0][titles[0].offset :].startswith("CONSOLIDATED BALANCE SHEETS")
-
-
-def test_pdf_page_titles_become_chunk_sections(tmp_path: Path) -> None:
-    pages = [
-        "CONSOLIDATED BALANCE SHEETS\n" + "Property, plant and equipment, net 9,000. " * 40,
-        "Plain prose page. " * 10,
-    ]
-    parsed = load_pdf(make_pdf(tmp_path / "statements.pdf", pages))
-    _, spans = document_text(parsed.pages)
-    specs = chunk_pages(parsed.pages, chunk_size=400, chunk_overlap=40, headings=parsed.headings)
-    sections = chunk_sections(specs, parsed.headings, spans)
-    on_first = [s for spec, s in zip(specs, sections, strict=True) if spec.page_start == 1]
-    assert len(on_first) > 2 and set(on_first) == {"CONSOLIDATED BALANCE SHEETS"}  # every chunk of the page
-    assert {s for spec, s in zip(specs, sections, strict=True) if spec.page_start == 2} == {""}
