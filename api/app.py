@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.chat.providers import ChatProvider, build_provider
-from api.chat.service import ChatService
+from api.chat.service import build_chat_service
 from api.conversations import ConversationService
 from api.deps import AppState
 from api.documents import DocumentService, IngestWorker
@@ -72,13 +72,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                     session_factory=session_factory,
                     max_upload_bytes=settings.max_upload_mb << 20,
                 ),
-                chat=ChatService(
-                    retriever=retriever,
-                    provider=provider,
-                    session_factory=session_factory,
-                    default_k=settings.retrieve_k,
-                    min_similarity=settings.refusal_min_similarity,
-                ),
+                chat=build_chat_service(settings, retriever, provider),
                 conversations=ConversationService(session_factory=session_factory),
                 worker=worker,
             )

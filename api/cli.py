@@ -445,20 +445,14 @@ def ask(
 ) -> None:
     """Answer QUESTION from your documents, streaming, then list the cited sources."""
     from api.chat.providers import build_provider
-    from api.chat.service import ChatService
+    from api.chat.service import build_chat_service
     from api.schemas import ChatRequest, CitationsPart, ErrorPart, SourcesPart, TextDeltaPart
 
     _logging(False)
     settings = Settings()
     retriever = _retriever(settings)
     provider = build_provider(settings, retriever.embedder)
-    service = ChatService(
-        retriever=retriever,
-        provider=provider,
-        session_factory=retriever.session_factory,
-        default_k=settings.retrieve_k,
-        min_similarity=settings.refusal_min_similarity,
-    )
+    service = build_chat_service(settings, retriever, provider)
     request = ChatRequest(message=question, collection=collection, k=k)
 
     async def run() -> tuple[list[Any], list[Any], str | None]:
@@ -616,17 +610,11 @@ def _eval_answers(
 ) -> None:
     """``docent eval DATASET --answers``: the chat service answers every question; print and save."""
     from api.chat.providers import build_provider
-    from api.chat.service import ChatService
+    from api.chat.service import build_chat_service
     from api.eval import run_answers
 
     provider = build_provider(settings, retriever.embedder, paced=False)
-    service = ChatService(
-        retriever=retriever,
-        provider=provider,
-        session_factory=retriever.session_factory,
-        default_k=settings.retrieve_k,
-        min_similarity=settings.refusal_min_similarity,
-    )
+    service = build_chat_service(settings, retriever, provider)
     metrics, records = run_answers(service, asked, collection=collection)
     if documents_failed:
         err_console.print(

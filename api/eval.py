@@ -220,9 +220,6 @@ async def evaluate_answers(
             pass
         answer = normalize_answer(strip_markers(state.text))
         refused = state.refused
-        best = None
-        if extractive is not None and not state.gated:
-            best = await asyncio.to_thread(extractive.best_score, question.question, state.sources)
         records.append(
             {
                 "qid": question.qid,
@@ -233,7 +230,7 @@ async def evaluate_answers(
                 "ttft_ms": state.timings.get("ttft", 0.0),
                 "server_ttft_ms": state.timings.get("prompt_ready", 0.0),
                 "best_similarity": state.best_similarity,
-                "extractive_score": best,
+                "extractive_score": state.confidence if extractive is not None else None,
                 "answer": state.text,
                 "citations": [
                     c.model_dump(include={"n", "filename", "page", "claim", "quote", "verdict"})

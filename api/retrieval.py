@@ -121,7 +121,7 @@ class Retriever:
         started = time.perf_counter()
         pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES) if mode == "hybrid" else k * 2
         with self.session_factory() as session:
-            collection_id = self._collection_id(session, collection)
+            collection_id = self.collection_id(session, collection)
             dense: list[tuple[str, float]] = []
             keyword: list[tuple[str, float]] = []
             if mode in ("dense", "hybrid"):
@@ -179,7 +179,9 @@ class Retriever:
         ]
 
     @staticmethod
-    def _collection_id(session: Session, name: str | None) -> int | None:
+    def collection_id(session: Session, name: str | None) -> int | None:
+        """The id of the collection named ``name`` (None for None: every collection). Raises
+        ``CollectionNotFound``."""
         if name is None:
             return None
         found = session.scalars(select(Collection.id).where(Collection.name == name)).first()

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.chat.service import Answer, ChatService
-from api.errors import DocentError, InvalidRequest, ModelNotFound
+from api.errors import CollectionNotFound, DocentError, InvalidRequest, ModelNotFound
 from api.schemas import TextDeltaPart
 from ingest.embeddings import EmbeddingError
 from ingest.index import IndexError_
@@ -83,11 +83,16 @@ def collection_of(service: ChatService, model: str) -> str | None:
     if model == MODEL_PREFIX:
         return None
     prefix = f"{MODEL_PREFIX}:"
-    name = model[len(prefix) :] if model.startswith(prefix) else ""
+    unknown = ModelNotFound(f"no model {model!r}: use {MODEL_PREFIX!r} or '{prefix}<collection>' (GET /v1/models)")
+    name = model.removeprefix(prefix)
+    if not model.startswith(prefix) or not name:
+        raise unknown
     with service.session_factory() as session:
-        if name and session.scalars(select(Collection.id).where(Collection.name == name)).first() is not None:
-            return name
-    raise ModelNotFound(f"no model {model!r}: use {MODEL_PREFIX!r} or '{prefix}<collection>' (GET /v1/models)")
+        try:
+            service.retriever.collection_id(session, name)
+        except CollectionNotFound as exc:
+            raise unknown from exc
+    return name
 
 
 def list_models(service: ChatService) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.chat.citations import resolve_citations
 from api.chat.prompt import NO_PASSAGES, build_request, is_refusal, standalone_query
-from api.chat.providers import ChatProvider, TextDelta, Usage
+from api.chat.providers import ChatProvider, Confidence, TextDelta, Usage
 from api.errors import ConversationNotFound, DocentError
 from api.models import Conversation, Message
 from api.retrieval import Retriever
@@ -43,8 +43,9 @@ from api.schemas import (
     TextStartPart,
 )
 from ingest.models import Document, new_id, utcnow
+from ingest.settings import Settings
 
-__all__ = ["Answer", "ChatService", "Turn"]
+__all__ = ["Answer", "ChatService", "Turn", "build_chat_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ class Answer:
     usage: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     best_similarity: float | None = None
-    #: refused by the relevance gate (or nothing retrieved): the provider was not called
-    gated: bool = False
+    #: the provider's ``Confidence`` (None when it reports none, or was not called)
+    confidence: float | None = None
 
     @property
     def text(self) -> str:
@@ -176,8 +177,9 @@ class ChatService:
                         yield TextDeltaPart(id=text_id, delta=event.text)
                     elif isinstance(event, Usage):
                         state.usage = {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens}
+                    elif isinstance(event, Confidence):
+                        state.confidence = event.score
         else:
-            state.gated = True
             state.timings["prompt_ready"] = state.timings["ttft"] = _ms(started)
             state.chunks.append(NO_PASSAGES)
             yield TextDeltaPart(id=text_id, delta=NO_PASSAGES)
@@ -309,6 +311,18 @@ class ChatService:
                 usage=state.usage,
                 timings_ms=state.timings,
             )
+
+
+def build_chat_service(settings: Settings, retriever: Retriever, provider: ChatProvider) -> ChatService:
+    """The chat service the settings describe (passages per answer, refusal gate), on the
+    retriever's catalog."""
+    return ChatService(
+        retriever=retriever,
+        provider=provider,
+        session_factory=retriever.session_factory,
+        default_k=settings.retrieve_k,
+        min_similarity=settings.refusal_min_similarity,
+    )
 
 
 def _ms(since: float) -> float:

@@ -9,15 +9,12 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
 from api.deps import ChatDep
+from api.routes import SSE_HEADERS
 from api.schemas import ChatRequest
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
-STREAM_HEADERS = {
-    "Cache-Control": "no-cache, no-transform",
-    "X-Accel-Buffering": "no",
-    "x-vercel-ai-ui-message-stream": "v1",
-}
+STREAM_HEADERS = {**SSE_HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
 
 
 @router.post("/chat", response_class=EventSourceResponse)

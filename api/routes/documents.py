@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse
 
 from api.deps import DocumentsDep
 from api.documents import document_public
+from api.routes import SSE_HEADERS
 from api.schemas import DocumentList, DocumentPublic, JobPublic, UploadResponse
 from ingest.models import JobStatus
 
@@ -98,4 +99,4 @@ async def job_events(job_id: str, request: Request, service: DocumentsDep) -> Ev
             await asyncio.sleep(JOB_POLL_S)
             job = await asyncio.to_thread(service.job, job_id)
 
-    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(events(), headers=SSE_HEADERS)

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 
 from api.chat.openai_compat import ChatCompletionRequest, complete, list_models, read_request, stream_chunks
 from api.deps import ChatDep
+from api.routes import SSE_HEADERS
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -40,4 +41,4 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> dic
                 yield {"data": json.dumps(chunk, separators=(",", ":"))}
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(events(), headers=SSE_HEADERS)

@@ -19,6 +19,8 @@ from ingest.settings import Settings
 
 __all__ = [
     "ChatProvider",
+    "Confidence",
+    "ProviderEvent",
     "TextDelta",
     "Usage",
     "build_provider",
@@ -77,13 +79,25 @@ class Usage:
     output_tokens: int | None
 
 
+@dataclass(frozen=True)
+class Confidence:
+    """How well the provider's best evidence matched, on its own scale (the extractive provider's
+    best sentence score); at most once, before the text."""
+
+    score: float
+
+
+#: What a provider's stream yields.
+ProviderEvent = TextDelta | Usage | Confidence
+
+
 class ChatProvider(Protocol):
     """Streams an answer. Raises ``api.errors.ProviderError`` for upstream failures."""
 
     name: str
     model: str
 
-    def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta | Usage, None]: ...
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[ProviderEvent, None]: ...
 
     async def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
         """``question`` as a standalone retrieval query given the earlier ``(role, content)``

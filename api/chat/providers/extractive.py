@@ -4,7 +4,9 @@ No LLM. Each passage is split into sentences; a sentence scores
 ``0.7 · cos(query, sentence) + 0.3 · term overlap`` (MiniLM embeddings, the same model as
 retrieval). When the best score is below ``min_score`` it refuses; otherwise it quotes up to
 ``max_sentences`` sentences scoring within ``RELATIVE_CUTOFF`` of the best, in document order, each
-cited by construction with its passage number.
+cited by construction with its passage number. Before the text it reports its best score as a
+``Confidence`` event (answer or refusal alike), which ``docent eval`` uses to calibrate
+``min_score``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from api.chat.prompt import REFUSAL, GenerationRequest, standalone_query
-from api.chat.providers import TextDelta
+from api.chat.providers import Confidence, TextDelta
 from api.chat.text import content_terms, overlap, sentence_spans
 from api.schemas import Source
 from ingest.embeddings import Embedder
@@ -52,9 +54,6 @@ class ExtractiveProvider:
         self.min_score = min_score
         self.max_sentences = max_sentences
         self.pace_s = pace_s
-        # the last scoring, so a caller that asks for the candidates after an answer (``docent
-        # eval``) does not embed the same sentences twice; keyed by question and passage ids
-        self._last: tuple[tuple[str, tuple[str, ...]], list[_Candidate]] | None = None
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -65,20 +64,6 @@ class ExtractiveProvider:
 
     def candidates(self, question: str, sources: list[Source]) -> list[_Candidate]:
         """Every usable sentence of ``sources`` with its score, best first."""
-        key = (question, tuple(s.chunk_id for s in sources))
-        last = self._last
-        if last is not None and last[0] == key:
-            return last[1]
-        ranked = self._score(question, sources)
-        self._last = (key, ranked)
-        return ranked
-
-    def best_score(self, question: str, sources: list[Source]) -> float | None:
-        """The score of the best sentence (what ``min_score`` is compared with), or None."""
-        ranked = self.candidates(question, sources)
-        return ranked[0].score if ranked else None
-
-    def _score(self, question: str, sources: list[Source]) -> list[_Candidate]:
         found: list[tuple[int, int, str]] = []
         for source in sources:
             for start, end in sentence_spans(source.text):
@@ -97,11 +82,14 @@ class ExtractiveProvider:
         ]
         return sorted(scored, key=lambda c: c.score, reverse=True)
 
-    def compose(self, question: str, sources: list[Source]) -> str:
-        """The answer text: quoted sentences with ``[n]`` markers, or the refusal."""
+    def compose(self, question: str, sources: list[Source]) -> tuple[str, float | None]:
+        """The answer text (quoted sentences with ``[n]`` markers, or the refusal) and the best
+        sentence's score (None when no sentence is usable)."""
         ranked = self.candidates(question, sources)
-        if not ranked or ranked[0].score < self.min_score:
-            return REFUSAL
+        if not ranked:
+            return REFUSAL, None
+        if ranked[0].score < self.min_score:
+            return REFUSAL, ranked[0].score
         floor = max(self.min_score, ranked[0].score * RELATIVE_CUTOFF)
         chosen: list[_Candidate] = []
         for cand in ranked:
@@ -115,10 +103,12 @@ class ExtractiveProvider:
         for cand in chosen:
             text = cand.text.rstrip()
             parts.append(f"{text} [{cand.n}]")
-        return " ".join(parts)
+        return " ".join(parts), ranked[0].score
 
-    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TextDelta, None]:
-        answer = await asyncio.to_thread(self.compose, request.question, request.sources)
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Confidence | TextDelta, None]:
+        answer, best = await asyncio.to_thread(self.compose, request.question, request.sources)
+        if best is not None:
+            yield Confidence(best)
         for token in _TOKEN.findall(answer):
             yield TextDelta(token)
             await asyncio.sleep(self.pace_s)
