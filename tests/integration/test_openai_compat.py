@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,50 +120,46 @@ def test_errors_arrive_in_openai_shape(docent: tuple[str, httpx.Client]) -> None
     assert empty.value.code == "invalid_request"
 
 
+@contextmanager
+def _docent_answering_with(fake: FakeLLM, settings: Settings, embedder: Any, tmp_path: Path) -> Iterator[str]:
+    """A live docent whose openai provider is ``fake``, the report ingested; yields its URL."""
+    app = create_app(fake.configure(settings, "openai"), embedder=embedder)
+    with ThreadedServer(app, lifespan="on") as server:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            upload(client, make_pdf(tmp_path / "nordlys.pdf", PAGES))
+        yield server.url
+
+
+def _ask_streaming(url: str) -> Any:
+    return _sdk(url).chat.completions.create(
+        model="docent", messages=[{"role": "user", "content": "How many clear nights?"}], stream=True
+    )
+
+
 def test_a_provider_failure_mid_stream_is_raised_by_the_client(
     settings: Settings, embedder: Any, tmp_path: Path
 ) -> None:
-    fake = FakeLLM(chunks=["212 clear nights [1]. ", "more"], break_after_first_chunk=True).start()
-    try:
-        configured = settings.model_copy(
-            update={"llm_provider": "openai", "llm_base_url": fake.openai_base_url, "llm_api_key": "k"}
-        )
-        with ThreadedServer(create_app(configured, embedder=embedder), lifespan="on") as server:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                upload(client, make_pdf(tmp_path / "nordlys.pdf", PAGES))
-            stream = _sdk(server.url).chat.completions.create(
-                model="docent", messages=[{"role": "user", "content": "How many clear nights?"}], stream=True
-            )
-            received = []
-            with pytest.raises(openai.APIError) as failure:
-                for chunk in stream:
-                    received.append(chunk.choices[0].delta.content or "")
-            assert "".join(received) == "212 clear nights [1]. "
-            assert failure.value.code == "provider_stream_error"
-    finally:
-        fake.stop()
+    fake = FakeLLM(chunks=["212 clear nights [1]. ", "more"], break_after_first_chunk=True)
+    with fake, _docent_answering_with(fake, settings, embedder, tmp_path) as url:
+        stream = _ask_streaming(url)
+        received = []
+        with pytest.raises(openai.APIError) as failure:
+            for chunk in stream:
+                received.append(chunk.choices[0].delta.content or "")
+        assert "".join(received) == "212 clear nights [1]. "
+        assert failure.value.code == "provider_stream_error"
 
 
 def test_closing_a_v1_stream_cancels_the_upstream_request(settings: Settings, embedder: Any, tmp_path: Path) -> None:
-    fake = FakeLLM(chunks=[f"word{i} " for i in range(200)], delay_s=0.05).start()
-    try:
-        configured = settings.model_copy(
-            update={"llm_provider": "openai", "llm_base_url": fake.openai_base_url, "llm_api_key": "k"}
-        )
-        with ThreadedServer(create_app(configured, embedder=embedder), lifespan="on") as server:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                upload(client, make_pdf(tmp_path / "nordlys.pdf", PAGES))
-            stream = _sdk(server.url).chat.completions.create(
-                model="docent", messages=[{"role": "user", "content": "How many clear nights?"}], stream=True
-            )
-            for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    break
-            stream.close()
-            closed_at = time.monotonic()
-            deadline = closed_at + 5
-            while not fake.disconnects and time.monotonic() < deadline:
-                time.sleep(0.005)
-            assert fake.disconnects and fake.disconnects[0] - closed_at < 0.5
-    finally:
-        fake.stop()
+    fake = FakeLLM(chunks=[f"word{i} " for i in range(200)], delay_s=0.05)
+    with fake, _docent_answering_with(fake, settings, embedder, tmp_path) as url:
+        stream = _ask_streaming(url)
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                break
+        closed_at = time.monotonic()
+        stream.close()
+        deadline = closed_at + 5
+        while not fake.disconnects and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert fake.disconnects and fake.disconnects[0] - closed_at < 0.5

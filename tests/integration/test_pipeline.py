@@ -6,13 +6,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -21,7 +19,7 @@ from ingest.models import Chunk, Document
 from ingest.settings import Settings
 from tests.conftest import postgres_url
 from tests.fixtures.pdfgen import make_pdf
-from tests.fixtures.server import free_port
+from tests.fixtures.server import free_port, wait_until_healthy
 from tests.integration.helpers import ingest_stack
 
 PAGES = [
@@ -46,16 +44,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("chroma server did not start")
-            time.sleep(0.2)
+        wait_until_healthy(f"{url}/api/v2/heartbeat", proc, timeout_s=60)
         yield url
     finally:
         proc.terminate()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,8 @@ ANSWER = ["The observatory recorded ", "212 clear nights in 2023 [1]. ", "It als
 
 @pytest.fixture
 def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM(chunks=list(ANSWER)).start()
-    yield server
-    server.stop()
-
-
-def _settings(base: Settings, provider: str, fake: FakeLLM) -> Settings:
-    url = fake.openai_base_url if provider == "openai" else fake.anthropic_base_url
-    return base.model_copy(
-        update={
-            "llm_provider": provider,
-            "llm_base_url": url,
-            "llm_api_key": "test-key",
-            "llm_model": f"fake-{provider}",
-            "llm_max_retries": 2,
-        }
-    )
+    with FakeLLM(chunks=list(ANSWER)) as server:
+        yield server
 
 
 @pytest.fixture
@@ -51,12 +37,31 @@ def report(tmp_path: Path) -> Path:
     return make_pdf(tmp_path / "nordlys.pdf", PAGES)
 
 
+@pytest.fixture
+def llm_client(fake: FakeLLM, make_client: Any, settings: Settings, report: Path) -> Callable[..., Any]:
+    """Factory: ``llm_client(provider, **settings)`` → a client of an app whose provider talks to
+    the fake, with the report ingested."""
+
+    def build(provider: str, **overrides: Any) -> Any:
+        client = make_client(fake.configure(settings, provider).model_copy(update=overrides))
+        upload(client, report)
+        return client
+
+    return build
+
+
+def _stored_answer(client: Any, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stored assistant message of the answer streamed as ``parts``."""
+    conversation_id = parts[0]["messageMetadata"]["conversationId"]
+    message: dict[str, Any] = client.get(f"/api/conversations/{conversation_id}").json()["messages"][-1]
+    return message
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_provider_streams_grounded_answer_with_citations(
-    provider: str, fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    provider: str, fake: FakeLLM, llm_client: Callable[..., Any], settings: Settings
 ) -> None:
-    client = make_client(_settings(settings, provider, fake))
-    upload(client, report)
+    client = llm_client(provider)
     parts, done, _ = chat_parts(client, {"message": "How many clear nights were recorded in 2023?"})
     assert done
     kinds = [p["type"] for p in parts]
@@ -80,17 +85,15 @@ def test_provider_streams_grounded_answer_with_citations(
     assert body["stream"] is True and body["model"] == f"fake-{provider}"
     if provider == "anthropic":
         assert body["max_tokens"] == settings.llm_max_tokens
-    conversation = client.get(f"/api/conversations/{parts[0]['messageMetadata']['conversationId']}").json()
-    stored = conversation["messages"][-1]
+    stored = _stored_answer(client, parts)
     assert stored["status"] == "complete" and stored["usage"]["output_tokens"] == len(ANSWER)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_rate_limit_before_the_first_token_is_retried(
-    provider: str, fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    provider: str, fake: FakeLLM, llm_client: Callable[..., Any]
 ) -> None:
-    client = make_client(_settings(settings, provider, fake))
-    upload(client, report)
+    client = llm_client(provider)
     fake.fail_first = 1
     parts, done, _ = chat_parts(client, {"message": "How many clear nights?"})
     assert done and answer_text(parts) == "".join(ANSWER)
@@ -99,10 +102,9 @@ def test_rate_limit_before_the_first_token_is_retried(
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_failure_after_the_first_token_is_an_error_part(
-    provider: str, fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    provider: str, fake: FakeLLM, llm_client: Callable[..., Any]
 ) -> None:
-    client = make_client(_settings(settings, provider, fake))
-    upload(client, report)
+    client = llm_client(provider)
     fake.break_after_first_chunk = True
     parts, _, _ = chat_parts(client, {"message": "How many clear nights?"})
     kinds = [p["type"] for p in parts]
@@ -111,31 +113,27 @@ def test_failure_after_the_first_token_is_an_error_part(
     assert kinds.index("text-delta") < kinds.index("error")
     assert "finish" not in kinds
     assert len(fake.requests) == 1  # nothing is retried once the stream has begun
-    conversation = client.get(f"/api/conversations/{parts[0]['messageMetadata']['conversationId']}").json()
-    assert conversation["messages"][-1]["status"] == "failed"
+    assert _stored_answer(client, parts)["status"] == "failed"
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_rejected_key_is_an_error_part_with_its_code(
-    provider: str, fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    provider: str, fake: FakeLLM, llm_client: Callable[..., Any]
 ) -> None:
-    client = make_client(_settings(settings, provider, fake))
-    upload(client, report)
+    client = llm_client(provider)
     fake.fail_first, fake.fail_status = 1, 401
     parts, _, _ = chat_parts(client, {"message": "How many clear nights?"})
     assert parts[-1]["type"] == "error" and parts[-1]["errorText"].startswith("provider_auth: ")
     assert len(fake.requests) == 1  # a 401 is not retried
-    conversation = client.get(f"/api/conversations/{parts[0]['messageMetadata']['conversationId']}").json()
-    assert conversation["messages"][-1]["status"] == "failed"
-    assert conversation["messages"][-1]["error"].startswith("provider_auth")
+    stored = _stored_answer(client, parts)
+    assert stored["status"] == "failed" and stored["error"].startswith("provider_auth")
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_follow_up_is_rewritten_by_the_model_before_retrieval(
-    provider: str, fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    provider: str, fake: FakeLLM, llm_client: Callable[..., Any]
 ) -> None:
-    client = make_client(_settings(settings, provider, fake))
-    upload(client, report)
+    client = llm_client(provider)
     first, _, _ = chat_parts(client, {"message": "How many clear nights did the Nordlys Observatory record?"})
     conversation_id = first[0]["messageMetadata"]["conversationId"]
     assert not [r for r in fake.requests if not r["body"].get("stream")]  # a first question is not rewritten
@@ -155,11 +153,8 @@ def test_a_follow_up_is_rewritten_by_the_model_before_retrieval(
     assert answer_request["messages"][-1]["content"].endswith("Question: And what did it cost?")
 
 
-def test_a_failed_rewrite_falls_back_to_the_heuristic(
-    fake: FakeLLM, make_client: Any, settings: Settings, report: Path
-) -> None:
-    client = make_client(_settings(settings, "openai", fake).model_copy(update={"llm_max_retries": 0}))
-    upload(client, report)
+def test_a_failed_rewrite_falls_back_to_the_heuristic(fake: FakeLLM, llm_client: Callable[..., Any]) -> None:
+    client = llm_client("openai", llm_max_retries=0)
     first, _, _ = chat_parts(client, {"message": "What was the observatory budget for 2023?"})
     conversation_id = first[0]["messageMetadata"]["conversationId"]
     fake.fail_first, fake.fail_status = 1, 500
@@ -169,10 +164,9 @@ def test_a_failed_rewrite_falls_back_to_the_heuristic(
 
 
 def test_off_topic_questions_are_refused_without_calling_the_model(
-    fake: FakeLLM, make_client: Any, settings: Settings, report: Path
+    fake: FakeLLM, llm_client: Callable[..., Any]
 ) -> None:
-    client = make_client(_settings(settings, "openai", fake))
-    upload(client, report)
+    client = llm_client("openai")
     parts, done, _ = chat_parts(client, {"message": "What is the recipe for Peruvian ceviche?"})
     assert done and fake.requests == []
     assert "could not find" in answer_text(parts) and parts[-1]["messageMetadata"]["refused"] is True
@@ -192,7 +186,7 @@ def test_closing_the_client_cancels_the_upstream_request(
     """Worst of 20: the fake provider sees its connection close within 500 ms of the client's."""
     fake.chunks = [f"word{i} " for i in range(200)]
     fake.delay_s = 0.05
-    app = create_app(_settings(settings, "openai", fake), embedder=embedder)
+    app = create_app(fake.configure(settings, "openai"), embedder=embedder)
     lags: list[float] = []
     with ThreadedServer(app, lifespan="on") as server, httpx.Client(base_url=server.url, timeout=30) as client:
         upload(client, report)
