@@ -60,6 +60,7 @@ __all__ = [
     "load_squad",
     "load_squad_answers",
     "normalize_answer",
+    "percentile",
     "run_answers",
 ]
 
@@ -252,10 +253,10 @@ async def evaluate_answers(
         "answer_contains_gold": _rate(sum(r["contains_gold"] for r in answered), len(answered)),
         "citations": len(cited := [c for r in records for c in r["citations"]]),
         "citation_supported_share": _rate(sum(c["verdict"] == "supported" for c in cited), len(cited)),
-        "ttft_ms_p50": round(_percentile(ttft, 0.5), 2),
-        "ttft_ms_p95": round(_percentile(ttft, 0.95), 2),
-        "server_ttft_ms_p50": round(_percentile(server, 0.5), 2),
-        "server_ttft_ms_p95": round(_percentile(server, 0.95), 2),
+        "ttft_ms_p50": round(percentile(ttft, 0.5), 2),
+        "ttft_ms_p95": round(percentile(ttft, 0.95), 2),
+        "server_ttft_ms_p50": round(percentile(server, 0.5), 2),
+        "server_ttft_ms_p95": round(percentile(server, 0.95), 2),
     }
     if any(q.gold_pages for q in questions):
         metrics["citation_gold_page_share"] = _rate(sum(c["gold_page"] for c in cited), len(cited))
@@ -380,7 +381,8 @@ def _first_hits(results: Sequence[RetrievedChunk], question: EvalQuestion) -> li
     return hits
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` by the nearest-rank method (0.0 for no values)."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -417,7 +419,7 @@ def evaluate(
         "doc_recall@5": round(doc5 / n, 4),
         "mrr@10": round(statistics.fmean(rr), 4) if rr else 0.0,
         "ndcg@10": round(statistics.fmean(ndcg), 4) if ndcg else 0.0,
-        "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
-        "latency_ms_p95": round(_percentile(latencies, 0.95), 2),
+        "latency_ms_p50": round(percentile(latencies, 0.5), 2),
+        "latency_ms_p95": round(percentile(latencies, 0.95), 2),
     }
     return metrics

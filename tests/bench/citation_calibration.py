@@ -77,14 +77,13 @@ def main() -> dict[str, object]:
     def best(weight: float) -> list[float]:
         return [max(s.support(weight) for s in spans) for spans in scored]
 
-    fitted = max(
-        (
-            (w, t, balanced_accuracy([best(w)[i] for i in train], [labels[i] for i in train], t))
-            for w in WEIGHTS
-            for t in THRESHOLDS
-        ),
-        key=lambda x: x[2],
-    )
+    train_labels = [labels[i] for i in train]
+    fits = []
+    for w in WEIGHTS:
+        scores = best(w)  # once per weight, not per threshold and example
+        train_scores = [scores[i] for i in train]
+        fits += [(w, t, balanced_accuracy(train_scores, train_labels, t)) for t in THRESHOLDS]
+    fitted = max(fits, key=lambda x: x[2])
     print(f"{len(pairs)} examples ({len(train)} train, {len(test)} held out), {sum(labels)} supported")
     print("weight  threshold  train_bal_acc  heldout_bal_acc")
     rows = [

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from api.eval import percentile
 from tests.fixtures.server import docent_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,13 +44,8 @@ DOCENT = str(Path(sys.executable).parent / "docent")
 
 
 def _p50_p95(values: list[float]) -> dict[str, float]:
-    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "n": len(values)}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile of ``values`` (nearest rank), rounded to 0.1."""
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+    """Median and 95th percentile (``api.eval.percentile``), rounded to 0.1, and the count."""
+    return {"p50": round(percentile(values, 0.5), 1), "p95": round(percentile(values, 0.95), 1), "n": len(values)}
 
 
 def _docent(args: list[str], data_dir: Path) -> tuple[float, str]:
@@ -112,17 +108,10 @@ def bench_server(data_dir: Path) -> dict[str, Any]:
             if first is not None:
                 ttft.append(first)
     return {
-        "retrieve_hybrid_http_ms": {
-            "p50": percentile(latencies, 0.5),
-            "p95": percentile(latencies, 0.95),
-            "n": len(latencies),
-        },
-        "chat_ttft_ms_extractive": {"p50": percentile(ttft, 0.5), "p95": percentile(ttft, 0.95), "n": len(ttft)},
-        "chat_server_retrieval_and_prompt_ms": {
-            "p50": percentile(server_prompt, 0.5),
-            "p95": percentile(server_prompt, 0.95),
-            "mean": round(statistics.fmean(server_prompt), 1),
-        },
+        "retrieve_hybrid_http_ms": _p50_p95(latencies),
+        "chat_ttft_ms_extractive": _p50_p95(ttft),
+        "chat_server_retrieval_and_prompt_ms": _p50_p95(server_prompt)
+        | {"mean": round(statistics.fmean(server_prompt), 1)},
     }
 
 

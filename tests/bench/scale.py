@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text
 
-from tests.bench.run import percentile
+from api.eval import percentile
 from tests.fixtures.server import docent_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,11 +139,11 @@ def latency(data_dir: Path, rounds: int = 3) -> dict[str, Any]:
 
     return {
         "requests": len(ms),
-        "http_ms_p50": percentile(ms, 0.5),
-        "http_ms_p95": percentile(ms, 0.95),
+        "http_ms_p50": round(percentile(ms, 0.5), 1),
+        "http_ms_p95": round(percentile(ms, 0.95), 1),
         "http_ms_mean": round(statistics.fmean(ms), 1),
-        "server_stage_ms_p50": {stage: percentile(v, 0.5) for stage, v in server_ms.items()},
-        "server_stage_ms_p95": {stage: percentile(v, 0.95) for stage, v in server_ms.items()},
+        "server_stage_ms_p50": {stage: round(percentile(v, 0.5), 1) for stage, v in server_ms.items()},
+        "server_stage_ms_p95": {stage: round(percentile(v, 0.95), 1) for stage, v in server_ms.items()},
     }
 
 
