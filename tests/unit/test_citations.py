@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from api.chat.citations import CALIBRATED_EMBEDDER, page_location, resolve_citations, span_scores
-from api.eval import contains_answer, normalize_answer
 from api.schemas import Source
 from ingest.chunking import document_text
 from ingest.embeddings import EmbeddingError
@@ -129,10 +128,3 @@ def test_an_embedding_failure_falls_back_to_overlap_and_a_leading_marker_is_fine
     with_model = resolve_citations(answer, SOURCES, embedder)
     assert [c.verdict for c in with_model.citations] == ["weak", "supported", "weak"]
     assert all(0 <= c.support <= 1 for c in with_model.citations)
-
-
-def test_gold_answers_count_only_as_whole_words() -> None:
-    assert contains_answer(normalize_answer("It opened in 1990."), ["1990"])
-    assert not contains_answer(normalize_answer("It opened in 1990."), ["1"])
-    assert not contains_answer(normalize_answer("Francesco wrote it."), ["France"])
-    assert not contains_answer(normalize_answer("The answer."), ["the"])  # normalises to nothing
