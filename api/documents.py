@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import DocumentNotFound, JobNotFound, PayloadTooLarge, UnsupportedDocument
 from api.schemas import DocumentPublic, JobPublic
 from ingest.loaders import ParseError, content_type_for
-from ingest.models import Collection, Document, IngestJob, JobStatus
+from ingest.models import Collection, Document, IngestJob, JobStatus, as_utc, utcnow
 from ingest.pipeline import DEFAULT_COLLECTION, IngestPipeline, Prepared
 
 __all__ = ["DocumentService", "IngestWorker", "document_public", "job_public"]
@@ -61,8 +61,7 @@ def job_eta_s(job: IngestJob, now: datetime | None = None) -> float | None:
         done = PARSE_SHARE if job.status == JobStatus.chunking else 0.99
     if done < 0.02:
         return None
-    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
-    elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
+    elapsed = ((now or utcnow()) - as_utc(job.started_at)).total_seconds()
     return round(max(0.0, elapsed * (1 - done) / done), 1)
 
 

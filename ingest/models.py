@@ -25,6 +25,7 @@ __all__ = [
     "DocumentTerm",
     "IngestJob",
     "JobStatus",
+    "as_utc",
     "new_id",
     "utcnow",
 ]
@@ -33,6 +34,11 @@ __all__ = [
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(when: datetime) -> datetime:
+    """``when`` timezone-aware: SQLite hands stored datetimes back naive, and they were stored UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def new_id() -> str:

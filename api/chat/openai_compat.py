@@ -22,7 +22,6 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +32,7 @@ from api.errors import CollectionNotFound, DocentError, InvalidRequest, ModelNot
 from api.schemas import TextDeltaPart
 from ingest.embeddings import EmbeddingError
 from ingest.index import IndexError_
-from ingest.models import Collection, new_id
+from ingest.models import Collection, as_utc, new_id
 
 __all__ = [
     "MODEL_PREFIX",
@@ -99,7 +98,7 @@ def list_models(service: ChatService) -> dict[str, Any]:
     """OpenAI's model list: ``docent`` and one ``docent:<collection>`` per collection."""
     with service.session_factory() as session:
         rows = session.execute(select(Collection.name, Collection.created_at).order_by(Collection.name)).all()
-    created = {name: _unix(when) for name, when in rows}
+    created = {name: int(as_utc(when).timestamp()) for name, when in rows}
     first = min(created.values(), default=0)
     models = [{"id": MODEL_PREFIX, "object": "model", "created": first, "owned_by": "docent"}]
     models += [
@@ -107,11 +106,6 @@ def list_models(service: ChatService) -> dict[str, Any]:
         for name, when in created.items()
     ]
     return {"object": "list", "data": models}
-
-
-def _unix(when: datetime) -> int:
-    """Seconds since the epoch; SQLite hands back naive datetimes, stored as UTC."""
-    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 @dataclass(frozen=True)
