@@ -84,11 +84,19 @@ class LocalOnnxEmbedder:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        # Queries get a one-thread session of their own: hybrid retrieval embeds the query while
+        # the keyword side runs on another core, and an all-core session then waits for the
+        # busy core (FinanceBench questions at 52.7k chunks, hybrid total p50/p95: 21.1/31.1 ms
+        # with the shared session, 14.6/25.9 ms with this one; sequential was 20.8/32.4 ms).
+        query_options = ort.SessionOptions()
+        query_options.intra_op_num_threads = 1
+        query_options.inter_op_num_threads = 1
+        self._query_session = ort.InferenceSession(str(model_path), query_options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.batch_size = batch_size
         self.truncated = 0
 
-    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+    def _run(self, encodings: Sequence[Any], session: Any = None) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -98,7 +106,7 @@ class LocalOnnxEmbedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden = (session or self._session).run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -118,7 +126,7 @@ class LocalOnnxEmbedder:
         return out.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        vector: list[float] = self._run([self._tokenizer.encode(text)])[0].tolist()
+        vector: list[float] = self._run([self._tokenizer.encode(text)], self._query_session)[0].tolist()
         return vector
 
 

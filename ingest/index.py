@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -352,6 +353,10 @@ def query_terms(query: str) -> list[str]:
 MAX_KEYWORD_TERMS = 12
 MIN_KEYWORD_TERMS = 3
 KEYWORD_DF_CAP = 0.05
+#: Terms whose chunk counts a ``KeywordIndex`` keeps between additions to the catalog.
+DF_CACHE_TERMS = 50_000
+#: SQLite: FTS5 ranks alone and keeps ``k`` times this many rows before the join to the catalog.
+KEYWORD_OVERFETCH = 3
 
 
 @lru_cache(maxsize=1)
@@ -369,21 +374,42 @@ class KeywordIndex:
     are returned.
     """
 
-    @staticmethod
-    def _rarest(session: Session, terms: list[str]) -> list[str]:
+    def __init__(self) -> None:
+        self._df: dict[str, int] = {}
+        self._df_key: tuple[str, int] | None = None
+        self._df_lock = threading.Lock()
+
+    def _chunk_counts(self, session: Session, stems: set[str]) -> tuple[dict[str, int], int]:
+        """Chunks containing each stem (FTS5's vocabulary), and ``max(chunks.id)``, about the
+        chunk count. The vocabulary answers by walking each term's postings (3.7 ms p50, 7.5 ms
+        p95 for FinanceBench questions at 105k chunks), so counts are kept per process until a
+        chunk is added; after deletions they may run high until then, which only shifts which
+        terms are sent, never how the sent terms score."""
+        newest = int(session.execute(text("SELECT max(id) FROM chunks")).scalar_one() or 0)
+        key = (str(session.get_bind().engine.url), newest)
+        with self._df_lock:
+            if key != self._df_key or len(self._df) > DF_CACHE_TERMS:
+                self._df, self._df_key = {}, key
+            counts = {s: self._df[s] for s in stems if s in self._df}
+        missing = sorted(stems - counts.keys())
+        if missing:
+            params = {f"s{i}": s for i, s in enumerate(missing)}
+            names = ", ".join(f":s{i}" for i in range(len(missing)))
+            rows = session.execute(text(f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({names})"), params)
+            found = {str(term): int(doc) for term, doc in rows.tuples()}
+            fresh = {s: found.get(s, 0) for s in missing}
+            counts |= fresh
+            with self._df_lock:
+                if key == self._df_key:
+                    self._df.update(fresh)
+        return counts, max(1, newest)
+
+    def _rarest(self, session: Session, terms: list[str]) -> list[str]:
         """The ``MAX_KEYWORD_TERMS`` terms occurring in the fewest chunks, dropping absent ones."""
         stem = _porter().stemWord
         stems = {t: stem(t) for t in terms}
-        unique = sorted(set(stems.values()))
-        params = {f"s{i}": s for i, s in enumerate(unique)}
-        names = ", ".join(f":s{i}" for i in range(len(unique)))
-        counts: dict[str, int] = dict(
-            session.execute(text(f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({names})"), params)
-            .tuples()
-            .all()
-        )
+        counts, chunks = self._chunk_counts(session, set(stems.values()))
         present = sorted((t for t in terms if counts.get(stems[t], 0) > 0), key=lambda t: counts[stems[t]])
-        chunks = session.execute(text("SELECT max(id) FROM chunks")).scalar_one() or 1  # ~ the chunk count, O(log n)
         rare = [t for t in present if counts[stems[t]] <= KEYWORD_DF_CAP * chunks]
         kept = rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS]
         return kept[:MAX_KEYWORD_TERMS]
@@ -419,6 +445,22 @@ class KeywordIndex:
             if not terms:
                 return []
             params["match"] = " OR ".join(f'"{t}"' for t in terms)
+            if not document_ids:
+                # Rank inside FTS5 first and join only its best rows (joining every match to
+                # chunks and documents cost more than the ranking); exact unless fewer than k
+                # of those rows pass the filters, when the full query below runs instead.
+                params["pool"] = k * KEYWORD_OVERFETCH
+                best = session.execute(
+                    text(f"""
+                    SELECT c.chunk_id, -f.score AS score
+                    FROM (SELECT rowid, bm25(chunks_fts) AS score FROM chunks_fts
+                          WHERE chunks_fts MATCH :match ORDER BY score LIMIT :pool) AS f
+                    JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id
+                    WHERE {where} ORDER BY f.score LIMIT :k"""),
+                    params,
+                ).all()
+                if len(best) == k:
+                    return [KeywordHit(chunk_id=row[0], score=float(row[1])) for row in best]
             sql = f"""
                 SELECT c.chunk_id, -bm25(chunks_fts) AS score
                 FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id

@@ -120,3 +120,74 @@ def test_keyword_index_stems_filters_and_follows_deletes(catalog_url: str) -> No
             not h.chunk_id.startswith(log_id) for h in index.search(session, "storm lighthouse ferries", 10)
         )
         assert session.scalar(select(Chunk.id).where(Chunk.document_id == log_id)) is None
+
+
+def test_keyword_scope_holds_when_other_chunks_outrank_it(catalog_url: str) -> None:
+    """SQLite ranks inside FTS5 first and joins only its best rows: a collection or a ready
+    document whose matches all rank below other collections' (or unready documents') must still
+    be found, and in BM25 order."""
+    factory, log_id = _seed(catalog_url)
+    with factory.begin() as session:  # type: ignore[attr-defined]
+        other_id, harbour_id = (
+            session.scalars(select(Collection.id).where(Collection.name == name)).one() for name in ("other", "harbour")
+        )
+        for coll, status, n in ((other_id, "ready", 12), (harbour_id, "indexing", 12)):
+            doc = Document(
+                collection_id=coll,
+                filename=f"storms-{status}.pdf",
+                sha256=uuid.uuid4().hex,
+                content_type="application/pdf",
+                size_bytes=1,
+                stored_path="/x/storms.pdf",
+                status=status,
+            )
+            session.add(doc)
+            session.flush()
+            session.add_all(
+                Chunk(
+                    chunk_id=f"{doc.id}-{i}",
+                    document_id=doc.id,
+                    collection_id=coll,
+                    ordinal=i,
+                    page_start=1,
+                    page_end=1,
+                    char_start=0,
+                    char_end=20,
+                    text="Storms, storms and storms.",
+                )
+                for i in range(n)
+            )
+    index = KeywordIndex()
+    with factory() as session:  # type: ignore[operator]
+        everywhere = index.search(session, "storm", 3)
+        assert len(everywhere) == 3 and not any(h.chunk_id.startswith(log_id) for h in everywhere)
+        scores = [h.score for h in index.search(session, "storm", 40)]
+        assert len(scores) == 14 and scores == sorted(scores, reverse=True)  # 12 + log + menu; none unready
+        scoped = index.search(session, "storm", 1, collection_id=harbour_id)
+        assert [h.chunk_id for h in scoped] == [f"{log_id}-0"]
+
+
+def test_keyword_index_sees_chunks_added_after_a_search(catalog_url: str) -> None:
+    """The per-process term counts (SQLite) start over when a chunk is added: a term absent at the
+    first search is found once a chunk holding it lands."""
+    factory, log_id = _seed(catalog_url)
+    index = KeywordIndex()
+    with factory() as session:  # type: ignore[operator]
+        assert index.search(session, "lighthouse cormorants", 10)[0].chunk_id == f"{log_id}-0"
+    with factory.begin() as session:  # type: ignore[attr-defined]
+        doc = session.get(Document, log_id)
+        session.add(
+            Chunk(
+                chunk_id=f"{log_id}-2",
+                document_id=log_id,
+                collection_id=doc.collection_id,
+                ordinal=2,
+                page_start=3,
+                page_end=3,
+                char_start=0,
+                char_end=30,
+                text="Cormorants nested on the lighthouse gallery.",
+            )
+        )
+    with factory() as session:  # type: ignore[operator]
+        assert index.search(session, "lighthouse cormorants", 10)[0].chunk_id == f"{log_id}-2"
