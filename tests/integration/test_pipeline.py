@@ -150,3 +150,32 @@ def test_a_document_deleted_while_queued_fails_its_job(settings: Settings, embed
     finished = pipeline.run(job.id)
     assert finished.status == "failed" and finished.error_code == "document_deleted"
     assert pipeline.unfinished_job_ids() == [] and pipeline.vector_index.count() == 0
+
+
+def test_a_pdf_page_gives_one_result_and_a_text_file_several(settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    """Field collapsing: the runners-up of a PDF page give way to other pages; documents without
+    pages (text, Markdown) are not collapsed."""
+    pipeline, retriever = ingest_stack(settings, embedder)
+    dredging = [
+        f"Dredging report {i}: the north channel was dredged to {10 + i} metres by the harbour board's "
+        f"contractor, who removed silt from berth {i} and logged the channel depth each night."
+        for i in range(20)
+    ]
+    pdf = make_pdf(tmp_path / "dredging.pdf", [" ".join(dredging), "Pilots noted the channel depth after dredging."])
+    notes = tmp_path / "dredging-notes.md"
+    notes.write_text("\n\n".join(dredging), encoding="utf-8")
+    for path in (pdf, notes):
+        assert pipeline.run(pipeline.register(path, path.name).id).status == "done"
+    with pipeline.session_factory() as session:
+        first_page = session.scalar(
+            select(func.count())
+            .select_from(Chunk)
+            .join(Document)
+            .where(Document.filename == "dredging.pdf", Chunk.page_start == 1)
+        )
+    assert first_page and first_page >= 3  # several chunks compete on page 1
+    for mode in ("hybrid", "dense", "keyword"):
+        results = retriever.retrieve("north channel dredged depth", k=12, mode=mode).results  # type: ignore[arg-type]
+        from_pdf = [r.page_start for r in results if r.filename == "dredging.pdf"]
+        assert sorted(from_pdf) == [1, 2], (mode, from_pdf)
+        assert sum(r.filename == "dredging-notes.md" for r in results) >= 3, mode
