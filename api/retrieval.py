@@ -141,7 +141,7 @@ class Retriever:
         """
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES) if mode == "hybrid" else k * 2
+        pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)  # room for fusion and for one result per page
         with self.session_factory() as session:
             collection_id = self.collection_id(session, collection)
         keyword_side: Future[tuple[list[tuple[str, float]], dict[str, float], dict[str, float]]] | None = None

@@ -25,8 +25,10 @@ def test_convex_combination_normalises_and_weights_the_two_lists() -> None:
     assert convex_combination([], []) == []
 
 
-def test_query_terms_drop_stop_words_and_punctuation() -> None:
-    assert query_terms("What was the FY2018 net PP&E of 3M?") == ["fy2018", "net", "pp", "e", "3m"]
+def test_query_terms_drop_stop_words_and_punctuation_and_split_letter_digit_words() -> None:
+    assert query_terms("What was the FY2018 net PP&E of 3M?") == ["fy2018", "fy", "2018", "net", "pp", "e", "3m"]
+    # runs shorter than two characters stay inside their word; repeats are dropped
+    assert query_terms("Q3 2023Q4 revenue, 2023 again") == ["q3", "2023q4", "2023", "revenue", "again"]
 
 
 def _source(n: int, text: str) -> Source:
