@@ -45,6 +45,7 @@ DENSE_WEIGHT = 0.7
 #: fused score in hybrid mode; chosen from 1-4 on SEC 10-Q, FinanceBench and SQuAD.
 DOCUMENT_PRIOR_WEIGHT = 3.0
 CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 30
 #: Content types with real pages: results hold at most one chunk (the best) per page of these.
 #: A 10-K page holds four to six 800-character chunks, and the runners-up of a page mostly
 #: repeat it; a page's place goes to the next page instead. On FinanceBench (52.7k chunks)
@@ -61,7 +62,6 @@ _HYDRATED = (
     Chunk.section,
     Chunk.text,
 )
-MIN_CANDIDATES = 30
 #: Threads that run the keyword side of queries beside their dense side.
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="docent-keyword")
 

@@ -15,9 +15,9 @@ router = APIRouter(prefix="/api", tags=["retrieval"])
 @router.post("/retrieve", response_model=RetrieveResponse)
 async def retrieve(body: RetrieveRequest, retriever: RetrieverDep) -> RetrieveResponse:
     """Top-k passages for `query`: `hybrid` (default: dense + BM25, scores normalised and combined 0.7/0.3),
-    `dense` or `keyword`; optionally within one collection or a set of documents. A PDF page contributes at most one
-    passage (its best chunk). Pages are 1-based; `char_start`/`char_end` locate the passage in its
-    document's text."""
+    `dense` or `keyword`; optionally within one collection or a set of documents. A PDF page
+    contributes at most one passage (its best chunk). Pages are 1-based; `char_start`/`char_end`
+    locate the passage in its document's text."""
     result = await asyncio.to_thread(
         retriever.retrieve,
         body.query,
