@@ -584,7 +584,9 @@ def eval_(
         "modes": {m: evaluate(retriever, usable, mode=m, collection=name) for m in modes},  # type: ignore[arg-type]
     }
     if baseline:
-        report["modes"]["recipe"] = evaluate(retriever, usable, mode="dense", collection=f"{name}-recipe")
+        report["modes"]["recipe"] = evaluate(
+            retriever, usable, mode="dense", collection=f"{name}-recipe", one_per_page=False
+        )
     table = Table(title=f"{dataset}: {len(usable)} questions ({skipped} skipped), collection {name!r}")
     metric_names = list(next(iter(report["modes"].values())))
     table.add_column("mode")

@@ -390,9 +390,15 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def evaluate(
-    retriever: Retriever, questions: Sequence[EvalQuestion], *, mode: RetrievalMode, collection: str | None
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    *,
+    mode: RetrievalMode,
+    collection: str | None,
+    one_per_page: bool = True,
 ) -> dict[str, Any]:
-    """Metrics of ``mode`` over ``questions`` (see the module docstring for definitions)."""
+    """Metrics of ``mode`` over ``questions`` (see the module docstring for definitions);
+    ``one_per_page=False`` scores the plain top-k (the recipe baseline)."""
     fine = any(q.gold_pages or q.gold_spans for q in questions)
     latencies: list[float] = []
     page5 = page10 = doc5 = 0
@@ -400,7 +406,9 @@ def evaluate(
     ndcg: list[float] = []
     for question in questions:
         started = time.perf_counter()
-        results = retriever.retrieve(question.question, k=10, mode=mode, collection=collection).results
+        results = retriever.retrieve(
+            question.question, k=10, mode=mode, collection=collection, one_per_page=one_per_page
+        ).results
         latencies.append((time.perf_counter() - started) * 1000)
         doc5 += any(_doc_hit(r, question) for r in results[:5])
         hits = _first_hits(results[:10], question)

@@ -133,8 +133,11 @@ class Retriever:
         mode: RetrievalMode = "hybrid",
         collection: str | None = None,
         document_ids: Sequence[str] | None = None,
+        one_per_page: bool = True,
     ) -> RetrievalResult:
         """Top-``k`` chunks for ``query``. Raises ``CollectionNotFound`` for an unknown collection.
+        ``one_per_page=False`` keeps every chunk of a PDF page (``docent eval``'s recipe baseline,
+        a plain top-k).
 
         ``score`` is cosine similarity (dense), BM25 (keyword) or, in hybrid, the fused score in
         [0, 1] plus ``DOCUMENT_PRIOR_WEIGHT`` times the document prior in [0, 1].
@@ -167,7 +170,8 @@ class Retriever:
         with self.session_factory() as session:
             t0 = time.perf_counter()
             reranking = not isinstance(self.reranker, IdentityReranker)
-            results = self._hydrate(session, ranked, max(k, self.rerank_candidates) if reranking else k, prior)
+            wanted = max(k, self.rerank_candidates) if reranking else k
+            results = self._hydrate(session, ranked, wanted, prior, one_per_page=one_per_page)
             timings["hydrate"] = _ms(t0)
         if reranking and results:
             t0 = time.perf_counter()
@@ -235,12 +239,17 @@ class Retriever:
 
     @staticmethod
     def _hydrate(
-        session: Session, ranked: list[tuple[str, float]], k: int, prior: dict[str, float] | None = None
+        session: Session,
+        ranked: list[tuple[str, float]],
+        k: int,
+        prior: dict[str, float] | None = None,
+        *,
+        one_per_page: bool = True,
     ) -> list[RetrievedChunk]:
         """The top ``k`` of ``ranked`` as results, dropping ids without a chunk row of a ready
-        document and, in paginated documents, every chunk after the first of its page; with a
-        document ``prior``, each score first gains ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and
-        the list is re-sorted."""
+        document and, with ``one_per_page``, every chunk of a paginated document after the first
+        of its page; with a document ``prior``, each score first gains
+        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted."""
         if not ranked:
             return []
         ids = [chunk_id for chunk_id, _ in ranked]
@@ -270,7 +279,7 @@ class Retriever:
             if chunk_id not in by_id:
                 continue
             chunk, filename = by_id[chunk_id]
-            if chunk.content_type in PAGINATED:
+            if one_per_page and chunk.content_type in PAGINATED:
                 if (chunk.document_id, chunk.page_start) in pages:
                     continue  # one passage per page: its best chunk
                 pages.add((chunk.document_id, chunk.page_start))

@@ -179,3 +179,5 @@ def test_a_pdf_page_gives_one_result_and_a_text_file_several(settings: Settings,
         from_pdf = [r.page_start for r in results if r.filename == "dredging.pdf"]
         assert sorted(from_pdf) == [1, 2], (mode, from_pdf)
         assert sum(r.filename == "dredging-notes.md" for r in results) >= 3, mode
+        plain = retriever.retrieve("north channel dredged depth", k=12, mode=mode, one_per_page=False).results  # type: ignore[arg-type]
+        assert sum(r.filename == "dredging.pdf" and r.page_start == 1 for r in plain) >= 2, mode  # the recipe's top-k
