@@ -86,8 +86,9 @@ class LocalOnnxEmbedder:
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         # Queries get a one-thread session of their own: hybrid retrieval embeds the query while
         # the keyword side runs on another core, and an all-core session then waits for the
-        # busy core (FinanceBench questions at 52.7k chunks, hybrid total p50/p95: 21.1/31.1 ms
-        # with the shared session, 14.6/25.9 ms with this one; sequential was 20.8/32.4 ms).
+        # busy core. FinanceBench dev questions at 105k chunks, in-process hybrid total p50/p95:
+        # both sides in sequence with the all-core session 55.4/81.4 ms, side by side with it
+        # 48.8/70.5 ms, side by side with this one 31.6/47.3 ms (one run each, back to back).
         query_options = ort.SessionOptions()
         query_options.intra_op_num_threads = 1
         query_options.inter_op_num_threads = 1
