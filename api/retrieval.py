@@ -18,20 +18,22 @@ MRR can fall this way (the collapsed top-n holds every distinct page of the unco
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import CollectionNotFound
 from api.rerank import IdentityReranker, Reranker, RerankError, build_reranker
 from api.schemas import RetrievalMode, RetrievedChunk
 from ingest.embeddings import Embedder
-from ingest.index import DocumentKeywordIndex, KeywordIndex, VectorIndex
+from ingest.index import DocumentKeywordIndex, KeywordHit, KeywordIndex, VectorIndex
 from ingest.models import Chunk, Collection, Document, DocumentStatus
 from ingest.settings import Settings
 
@@ -44,8 +46,14 @@ DENSE_WEIGHT = 0.7
 #: Weight of the document prior (``DocumentKeywordIndex.scores``, in [0, 1]) added to a chunk's
 #: fused score in hybrid mode; chosen from 1-4 on SEC 10-Q, FinanceBench and SQuAD.
 DOCUMENT_PRIOR_WEIGHT = 3.0
+#: Candidates each retriever returns: ``max(k · CANDIDATE_FACTOR, MIN_CANDIDATES)``. The document
+#: prior lifts the chunks of the documents a question names, so the pool must reach deep enough to
+#: hold their best pages, which dense retrieval over a shared store ranks behind other filings'
+#: look-alike pages. FinanceBench dev (65 questions, 52.7k chunks), hybrid page-recall@10 / @5 /
+#: MRR@10 with a pool of 40: 0.646 / 0.538 / 0.383; 100: 0.662 / 0.538 / 0.394; 150: 0.708 /
+#: 0.538 / 0.397; 200: 0.708 / 0.569 / 0.396; 300: 0.708 / 0.523 / 0.385 (doc-recall@5 0.985 for all).
 CANDIDATE_FACTOR = 4
-MIN_CANDIDATES = 30
+MIN_CANDIDATES = 200
 #: Content types with real pages: results hold at most one chunk (the best) per page of these.
 #: A FinanceBench filing page holds 5.2 chunks on average (52,696 on 10,171 pages), and the
 #: runners-up of a page mostly repeat it: its dev questions' plain hybrid top 10 held 8.05
@@ -89,6 +97,14 @@ def convex_combination(
         for item in order
     }
     return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+class _Place(NamedTuple):
+    """Where a candidate chunk lies: enough to apply the document prior and keep one result per page."""
+
+    document_id: str
+    page_start: int
+    content_type: str
 
 
 @dataclass
@@ -147,31 +163,37 @@ class Retriever:
         pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)  # room for fusion and for one result per page
         with self.session_factory() as session:
             collection_id = self.collection_id(session, collection)
-        keyword_side: Future[tuple[list[tuple[str, float]], dict[str, float], dict[str, float]]] | None = None
-        if mode in ("keyword", "hybrid"):
-            # The keyword side (SQLite/PostgreSQL, which release the GIL) runs beside the query
-            # embedding and the ANN search (ONNX Runtime and Chroma release it too).
-            keyword_side = _POOL.submit(self._keyword_side, query, pool, mode, collection_id, document_ids)
-        dense: list[tuple[str, float]] = []
-        if mode in ("dense", "hybrid"):
-            t0 = time.perf_counter()
-            vector = self.embedder.embed_query(query)
-            timings["embed"] = _ms(t0)
-            t0 = time.perf_counter()
-            hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
-            dense = [(h.chunk_id, h.similarity) for h in hits]
-            timings["dense"] = _ms(t0)
-        keyword: list[tuple[str, float]] = []
-        prior: dict[str, float] = {}
-        if keyword_side is not None:
-            keyword, prior, keyword_timings = keyword_side.result()
-            timings |= keyword_timings
-        ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
-        with self.session_factory() as session:
+            keyword_side: Future[tuple[list[KeywordHit], dict[str, float], dict[str, float]]] | None = None
+            if mode in ("keyword", "hybrid"):
+                # The keyword side (SQLite/PostgreSQL, which release the GIL) runs beside the query
+                # embedding and the ANN search (ONNX Runtime and Chroma release it too).
+                keyword_side = _POOL.submit(self._keyword_side, query, pool, mode, collection_id, document_ids)
+            dense: list[tuple[str, float]] = []
+            placed: dict[str, _Place] = {}
+            if mode in ("dense", "hybrid"):
+                t0 = time.perf_counter()
+                vector = self.embedder.embed_query(query)
+                timings["embed"] = _ms(t0)
+                t0 = time.perf_counter()
+                hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
+                dense = [(h.chunk_id, h.similarity) for h in hits]
+                timings["dense"] = _ms(t0)
+                t0 = time.perf_counter()
+                placed = self._place(session, [chunk_id for chunk_id, _ in dense])
+                timings["place"] = _ms(t0)
+            keyword: list[tuple[str, float]] = []
+            prior: dict[str, float] = {}
+            if keyword_side is not None:
+                keyword_hits, prior, keyword_timings = keyword_side.result()
+                timings |= keyword_timings
+                keyword = [(h.chunk_id, h.score) for h in keyword_hits]
+                placed |= {h.chunk_id: _Place(h.document_id, h.page_start, h.content_type) for h in keyword_hits}
+            ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
             t0 = time.perf_counter()
             reranking = not isinstance(self.reranker, IdentityReranker)
             wanted = max(k, self.rerank_candidates) if reranking else k
-            results = self._hydrate(session, ranked, wanted, prior, one_per_page=one_per_page)
+            chosen = self._choose(ranked, placed, wanted, prior, one_per_page=one_per_page)
+            results = self._hydrate(session, chosen)
             timings["hydrate"] = _ms(t0)
         if reranking and results:
             t0 = time.perf_counter()
@@ -195,9 +217,9 @@ class Retriever:
         mode: RetrievalMode,
         collection_id: int | None,
         document_ids: Sequence[str] | None,
-    ) -> tuple[list[tuple[str, float]], dict[str, float], dict[str, float]]:
-        """BM25 candidates ``(chunk id, score)``, the document prior (hybrid mode only) and their
-        timings in ms, in a session of its own (this runs on a pool thread)."""
+    ) -> tuple[list[KeywordHit], dict[str, float], dict[str, float]]:
+        """BM25 candidates (of ready documents, with where they lie), the document prior (hybrid
+        mode only) and their timings in ms, in a session of its own (this runs on a pool thread)."""
         timings: dict[str, float] = {}
         with self.session_factory() as session:
             t0 = time.perf_counter()
@@ -212,7 +234,7 @@ class Retriever:
                     session, query, collection_id=collection_id, document_ids=document_ids
                 )
                 timings["documents"] = _ms(t0)
-        return [(h.chunk_id, h.score) for h in hits], prior, timings
+        return hits, prior, timings
 
     def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""
@@ -238,51 +260,87 @@ class Retriever:
         return found
 
     @staticmethod
-    def _hydrate(
-        session: Session,
+    def _place(session: Session, chunk_ids: Sequence[str]) -> dict[str, _Place]:
+        """Where each of ``chunk_ids`` lies, for those with a chunk row of a ready document: the
+        catalog is the source of truth for what can be returned (a vector of an interrupted
+        ingest or a deleted document has no row)."""
+        if not chunk_ids:
+            return {}
+        # Look chunks up by their unique id, then check the document: filtering on the document's
+        # status in SQL lets SQLite's planner scan every chunk of every ready document (26 ms at
+        # 50k chunks, against <1 ms this way). The ids travel as one parameter (a JSON array in
+        # SQLite, an array in PostgreSQL): SQLAlchemy's expanding IN renders 200 placeholders
+        # anew for every query (200 FinanceBench dense hits: 2.61 ms p50 that way, 0.81 ms this).
+        ids: str | list[str]
+        if session.get_bind().dialect.name == "sqlite":
+            match, ids = "c.chunk_id IN (SELECT value FROM json_each(:ids))", json.dumps(list(chunk_ids))
+        else:
+            match, ids = "c.chunk_id = ANY(:ids)", list(chunk_ids)
+        rows = session.execute(
+            text(
+                "SELECT c.chunk_id, c.document_id, c.page_start, d.status, d.content_type "
+                f"FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {match}"
+            ),
+            {"ids": ids},
+        ).all()
+        return {
+            row.chunk_id: _Place(row.document_id, row.page_start, row.content_type)
+            for row in rows
+            if row.status == DocumentStatus.ready.value
+        }
+
+    @staticmethod
+    def _choose(
         ranked: list[tuple[str, float]],
+        placed: dict[str, _Place],
         k: int,
         prior: dict[str, float] | None = None,
         *,
         one_per_page: bool = True,
-    ) -> list[RetrievedChunk]:
-        """The top ``k`` of ``ranked`` as results, dropping ids without a chunk row of a ready
-        document and, with ``one_per_page``, every chunk of a paginated document after the first
-        of its page; with a document ``prior``, each score first gains
-        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted."""
-        if not ranked:
-            return []
-        ids = [chunk_id for chunk_id, _ in ranked]
-        # Look chunks up by their unique id, then check the document: filtering on the document's
-        # status in SQL lets SQLite's planner scan every chunk of every ready document (26 ms at
-        # 50k chunks, against <1 ms this way).
-        # Plain rows, not ORM objects (python -m tests.bench.scale, 105k chunks: hydration p50
-        # 1.9 -> 1.6 ms).
-        rows = session.execute(
-            select(*_HYDRATED, Document.filename, Document.status, Document.content_type)
-            .join(Document, Document.id == Chunk.document_id)
-            .where(Chunk.chunk_id.in_(ids))
-        ).all()
-        by_id = {row.chunk_id: row for row in rows if row.status == DocumentStatus.ready.value}
+    ) -> list[tuple[str, float]]:
+        """The top ``k`` ``(chunk id, score)`` of ``ranked``, keeping only ``placed`` chunks and,
+        with ``one_per_page``, only the first chunk of each page of a paginated document; with a
+        document ``prior``, each score first gains ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and
+        the list is re-sorted."""
+        ranked = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in placed]
         if prior:
             ranked = sorted(
                 (
-                    (chunk_id, score + DOCUMENT_PRIOR_WEIGHT * prior.get(by_id[chunk_id].document_id, 0.0))
+                    (chunk_id, score + DOCUMENT_PRIOR_WEIGHT * prior.get(placed[chunk_id].document_id, 0.0))
                     for chunk_id, score in ranked
-                    if chunk_id in by_id
                 ),
                 key=lambda pair: -pair[1],
             )
-        results: list[RetrievedChunk] = []
+        chosen: list[tuple[str, float]] = []
         pages: set[tuple[str, int]] = set()
         for chunk_id, score in ranked:
-            if chunk_id not in by_id:
-                continue
-            chunk = by_id[chunk_id]
-            if one_per_page and chunk.content_type in PAGINATED:
-                if (chunk.document_id, chunk.page_start) in pages:
+            where = placed[chunk_id]
+            if one_per_page and where.content_type in PAGINATED:
+                if (where.document_id, where.page_start) in pages:
                     continue  # one passage per page: its best chunk
-                pages.add((chunk.document_id, chunk.page_start))
+                pages.add((where.document_id, where.page_start))
+            chosen.append((chunk_id, score))
+            if len(chosen) == k:
+                break
+        return chosen
+
+    @staticmethod
+    def _hydrate(session: Session, chosen: list[tuple[str, float]]) -> list[RetrievedChunk]:
+        """``chosen`` ``(chunk id, score)`` as results, in order, with their text and offsets;
+        a chunk deleted since it was placed is left out."""
+        if not chosen:
+            return []
+        rows = session.execute(
+            select(*_HYDRATED, Document.filename)
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Chunk.chunk_id.in_([chunk_id for chunk_id, _ in chosen]))
+        ).all()
+        by_id = {row.chunk_id: row for row in rows}
+        results: list[RetrievedChunk] = []
+        for chunk_id, score in chosen:
+            chunk = by_id.get(chunk_id)
+            if chunk is None:
+                continue
             results.append(
                 RetrievedChunk(
                     chunk_id=chunk.chunk_id,
@@ -298,8 +356,6 @@ class Retriever:
                     rank=len(results) + 1,
                 )
             )
-            if len(results) == k:
-                break
         return results
 
 
