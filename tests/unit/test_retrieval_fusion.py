@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.chat.prompt import build_request, format_passages, standalone_query
-from api.retrieval import convex_combination
+from api.retrieval import DOCUMENT_PRIOR_WEIGHT, Retriever, _Place, convex_combination
 from api.schemas import Source
 from ingest.index import query_terms
 
@@ -23,6 +23,24 @@ def test_convex_combination_normalises_and_weights_the_two_lists() -> None:
     assert convex_combination(dense, keyword, dense_weight=0.2)[0][0] == "c"
     assert [i for i, _ in convex_combination(dense, [])] == ["a", "b", "c"]
     assert convex_combination([], []) == []
+
+
+def test_the_document_prior_reorders_the_fused_top_and_leaves_the_tail_alone() -> None:
+    # 60 fused candidates, best first; the prior favours document "fav", whose chunks sit at
+    # fused ranks 3 and 50 (0-based 2 and 49); every chunk lies on a page of its own of a PDF
+    ranked = [(f"c{i}", 1.0 - i / 100) for i in range(60)]
+    placed = {
+        c: _Place("fav" if c in ("c2", "c49") else f"d{c}", i + 1, "application/pdf") for i, (c, _) in enumerate(ranked)
+    }
+    prior = {"fav": 1.0}
+    chosen = Retriever._choose(ranked, placed, 5, prior, prior_depth=40)
+    assert chosen[0][0] == "c2" and chosen[0][1] == pytest.approx(0.98 + DOCUMENT_PRIOR_WEIGHT)  # lifted
+    assert [c for c, _ in chosen[1:]] == ["c0", "c1", "c3", "c4"]  # c49 is past the depth: not lifted
+    deep = Retriever._choose(ranked, placed, 5, prior, prior_depth=60)
+    assert [c for c, _ in deep[:2]] == ["c2", "c49"]
+    # unplaced candidates (no chunk row of a ready document) never come back
+    del placed["c0"]
+    assert "c0" not in {c for c, _ in Retriever._choose(ranked, placed, 10, prior, prior_depth=40)}
 
 
 def test_query_terms_drop_stop_words_and_punctuation_and_split_letter_digit_words() -> None:
