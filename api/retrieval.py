@@ -52,13 +52,14 @@ DOCUMENT_PRIOR_WEIGHT = 3.0
 #: 60th still earn that retriever's share of its score. ``docent eval``, hybrid, pool of 40 -> 200:
 #: FinanceBench dev (65 questions, 52.7k chunks) page-recall@10 0.646 -> 0.708, @5 0.538 -> 0.569,
 #: MRR@10 0.383 -> 0.398; SEC 10-Q doc-recall@5 0.969 unchanged; SQuAD answer recall@10 0.955 ->
-#: 0.966 (with the document prior gated as below). Deeper (300, 400) added nothing on FinanceBench.
+#: 0.966 (with the document prior gated as below). Deeper pools, replayed offline on the same
+#: FinanceBench candidates (prior ungated): 300 and 400 kept @10 at 0.708 and lowered @5.
 CANDIDATES = 200
 #: The document prior lifts only the fused top ``max(k · CANDIDATE_FACTOR, PRIOR_CANDIDATES)``: it
 #: reorders passages that the retrievers found plausible, and does not pull in every chunk of the
 #: document it favours. Ungated over 200 candidates (on SQuAD's 189 chunks, the whole corpus), a
 #: wrong favourite filled the top 10: SQuAD answer recall@10 0.955 -> 0.901, doc-recall@5 0.957 ->
-#: 0.903 (SEC 10-Q 0.969 -> 0.979, FinanceBench the same as gated).
+#: 0.903 (SEC 10-Q 0.969 -> 0.979; FinanceBench page recall the same as gated, MRR 0.396).
 CANDIDATE_FACTOR = 4
 PRIOR_CANDIDATES = 40
 #: Content types with real pages: results hold at most one chunk (the best) per page of these.
@@ -170,21 +171,23 @@ class Retriever:
         pool = max(k * CANDIDATE_FACTOR, CANDIDATES)  # room for fusion and for one result per page
         with self.session_factory() as session:
             collection_id = self.collection_id(session, collection)
-            keyword_side: Future[tuple[list[KeywordHit], dict[str, float], dict[str, float]]] | None = None
-            if mode in ("keyword", "hybrid"):
-                # The keyword side (SQLite/PostgreSQL, which release the GIL) runs beside the query
-                # embedding and the ANN search (ONNX Runtime and Chroma release it too).
-                keyword_side = _POOL.submit(self._keyword_side, query, pool, mode, collection_id, document_ids)
-            dense: list[tuple[str, float]] = []
+        keyword_side: Future[tuple[list[KeywordHit], dict[str, float], dict[str, float]]] | None = None
+        if mode in ("keyword", "hybrid"):
+            # The keyword side (SQLite/PostgreSQL, which release the GIL) runs beside the query
+            # embedding and the ANN search (ONNX Runtime and Chroma release it too).
+            keyword_side = _POOL.submit(self._keyword_side, query, pool, mode, collection_id, document_ids)
+        dense: list[tuple[str, float]] = []
+        if mode in ("dense", "hybrid"):
+            t0 = time.perf_counter()
+            vector = self.embedder.embed_query(query)
+            timings["embed"] = _ms(t0)
+            t0 = time.perf_counter()
+            hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
+            dense = [(h.chunk_id, h.similarity) for h in hits]
+            timings["dense"] = _ms(t0)
+        with self.session_factory() as session:
             placed: dict[str, _Place] = {}
-            if mode in ("dense", "hybrid"):
-                t0 = time.perf_counter()
-                vector = self.embedder.embed_query(query)
-                timings["embed"] = _ms(t0)
-                t0 = time.perf_counter()
-                hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
-                dense = [(h.chunk_id, h.similarity) for h in hits]
-                timings["dense"] = _ms(t0)
+            if dense:  # placed while the keyword side may still be running
                 t0 = time.perf_counter()
                 placed = self._place(session, [chunk_id for chunk_id, _ in dense])
                 timings["place"] = _ms(t0)
@@ -278,7 +281,8 @@ class Retriever:
         # status in SQL lets SQLite's planner scan every chunk of every ready document (26 ms at
         # 50k chunks, against <1 ms this way). The ids travel as one parameter (a JSON array in
         # SQLite, an array in PostgreSQL): SQLAlchemy's expanding IN renders 200 placeholders
-        # anew for every query (200 FinanceBench dense hits: 2.61 ms p50 that way, 0.81 ms this).
+        # anew for every query (200 FinanceBench dense hits, timed alone by a throw-away script at
+        # 52.7k chunks: 2.61 ms p50 that way, 0.81 ms this).
         ids: str | list[str]
         if session.get_bind().dialect.name == "sqlite":
             match, ids = "c.chunk_id IN (SELECT value FROM json_each(:ids))", json.dumps(list(chunk_ids))

@@ -373,8 +373,9 @@ KEYWORD_DF_CAP = 0.05
 #: Terms whose chunk counts a ``KeywordIndex`` keeps between additions to the catalog.
 DF_CACHE_TERMS = 50_000
 #: SQLite: FTS5 ranks alone and keeps ``k`` times this many rows before the join to the catalog.
-#: Retrieval asks for 200 candidates; joining 600 rows cost 1.3 ms more than joining 250
-#: (FinanceBench dev questions at 52.7k chunks, search p50 8.4 -> 7.1 ms).
+#: Retrieval asks for 200 candidates; joining 250 rows instead of 600 took search p50 from 8.1
+#: to 7.1 ms and from 8.4 to 6.9 ms in two runs (FinanceBench dev questions at 52.7k chunks,
+#: a throw-away timing script).
 KEYWORD_OVERFETCH = 1.25
 
 
