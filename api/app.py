@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             retriever = build_retriever(
                 settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )
+            retriever.keyword_index.replica(engine).load_in_background(engine)
             app.state.docent = AppState(
                 settings=settings,
                 engine=engine,

@@ -404,16 +404,21 @@ def _report_ingest(results: list[FileResult], elapsed: float, as_json: bool) -> 
     )
 
 
-def _retriever(settings: Settings) -> Any:
+def _retriever(settings: Settings, *, warm: bool = False) -> Any:
+    """A retriever over the settings' stores; ``warm`` loads the in-memory keyword index first
+    (else a big catalog is searched through its full-text index until that loads)."""
     from api.retrieval import build_retriever
     from ingest.db import build_catalog
     from ingest.embeddings import build_embedder
     from ingest.index import VectorIndex
 
-    _, session_factory = build_catalog(settings)
+    engine, session_factory = build_catalog(settings)
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
-    return build_retriever(settings, session_factory=session_factory, embedder=embedder, vector_index=index)
+    retriever = build_retriever(settings, session_factory=session_factory, embedder=embedder, vector_index=index)
+    if warm:
+        retriever.keyword_index.warm(engine)
+    return retriever
 
 
 @app.command()
@@ -566,7 +571,7 @@ def eval_(
     finally:
         if lock is not None:
             lock.release()
-    retriever = _retriever(settings)
+    retriever = _retriever(settings, warm=True)
     if answers:
         from api.eval import as_answer_questions, load_squad_answers
 

@@ -3,13 +3,16 @@
 ``VectorIndex`` wraps one Chroma collection (cosine space, ``ef_search`` raised at creation), in
 embedded mode (``PersistentClient``) or against a server (``HttpClient``). Embeddings are always
 passed in (no Chroma embedding function); the collection records the embedder's name and refuses
-another. ``KeywordIndex`` ranks chunks by BM25 over SQLite FTS5 (porter stemmer) or PostgreSQL
-``tsvector``: both live in the catalog and are written by the database in the chunk rows'
-transaction, so they are shared by every worker and never disagree with the catalog.
+another. The keyword index is SQLite FTS5 (porter stemmer) or PostgreSQL ``tsvector``: both live
+in the catalog and are written by the database in the chunk rows' transaction, so they are shared
+by every worker and never disagree with the catalog. ``KeywordIndex`` ranks chunks by BM25 in a
+per-process, in-memory replica of it (``ingest.bm25``) that follows the catalog, and in the
+catalog itself while that replica loads.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -26,6 +29,7 @@ import numpy as np
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
+from ingest.bm25 import ChunkBM25
 from ingest.models import DocumentTerm
 from ingest.settings import Settings
 
@@ -387,17 +391,30 @@ def _porter() -> Any:
 
 
 class KeywordIndex:
-    """BM25 over the catalog's full-text index (SQLite FTS5 ``bm25()``, PostgreSQL ``ts_rank_cd``).
+    """BM25 over the catalog's chunks: ranked in memory by a ``ChunkBM25`` replica of the chunk
+    index, or, while the replica loads a large catalog, by the catalog's own full-text index
+    (SQLite FTS5 ``bm25()``, PostgreSQL ``ts_rank_cd``).
 
-    Terms are OR-ed so partial matches rank (BM25 weighs rare terms up); on SQLite only the
-    ``MAX_KEYWORD_TERMS`` rarest terms that occur at all are sent. Only chunks of ready documents
-    are returned.
+    Terms are OR-ed so partial matches rank (BM25 weighs rare terms up); only the
+    ``MAX_KEYWORD_TERMS`` rarest terms that occur at all are scored. Only chunks of ready
+    documents are returned: hits are placed through the catalog.
     """
 
     def __init__(self) -> None:
         self._df: dict[str, int] = {}
         self._df_key: tuple[str, int] | None = None
         self._df_lock = threading.Lock()
+        self._replicas: dict[str, ChunkBM25] = {}
+
+    def replica(self, engine: Any) -> ChunkBM25:
+        """The in-memory replica of ``engine``'s catalog (one per database URL)."""
+        url = str(engine.url)
+        with self._df_lock:
+            return self._replicas.setdefault(url, ChunkBM25())
+
+    def warm(self, engine: Any) -> None:
+        """Load the catalog's chunks into the in-memory replica now, on this thread."""
+        self.replica(engine).warm(engine)
 
     def _chunk_counts(self, session: Session, stems: set[str]) -> tuple[dict[str, int], int]:
         """Chunks containing each stem (FTS5's vocabulary), and ``max(chunks.id)``, about the
@@ -443,10 +460,64 @@ class KeywordIndex:
         collection_id: int | None = None,
         document_ids: Sequence[str] | None = None,
     ) -> list[KeywordHit]:
-        """Up to ``k`` chunks matching any term of ``query``, best first."""
+        """Up to ``k`` chunks of ready documents matching any term of ``query``, best first."""
         terms = query_terms(query)
         if not terms:
             return []
+        replica = self.replica(session.get_bind().engine)
+        state = replica.current(session)
+        if state is None:  # a large catalog is still loading into memory
+            return self._search_catalog(session, terms, k, collection_id=collection_id, document_ids=document_ids)
+        ids = replica.terms.lookup(terms)
+        df = {term: replica.document_frequency(state, term) for term in ids}
+        present = sorted((term for term in ids if df[term] > 0), key=df.__getitem__)
+        rare = [term for term in present if df[term] <= KEYWORD_DF_CAP * state.rows]
+        kept = (rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS])[:MAX_KEYWORD_TERMS]
+        fetch = math.ceil(k * KEYWORD_OVERFETCH)
+        while True:
+            ranked = replica.search(state, kept, fetch, collection_id=collection_id, document_ids=document_ids)
+            hits = self._place(session, ranked)
+            if len(hits) >= k or len(ranked) < fetch:
+                return hits[:k]
+            fetch *= 4  # deleted or not-ready chunks took places: rank deeper
+
+    @staticmethod
+    def _place(session: Session, ranked: Sequence[tuple[int, float]]) -> list[KeywordHit]:
+        """``ranked`` ``(chunks.id, score)`` as hits, in order, for chunks of ready documents."""
+        if not ranked:
+            return []
+        # By id, then the document's status in Python: a status filter in SQL lets SQLite's
+        # planner scan every chunk of every ready document (see ``Retriever._place``).
+        ids: str | list[int]
+        if session.get_bind().dialect.name == "sqlite":
+            match, ids = "c.id IN (SELECT value FROM json_each(:ids))", json.dumps([row_id for row_id, _ in ranked])
+        else:
+            match, ids = "c.id = ANY(:ids)", [row_id for row_id, _ in ranked]
+        rows = session.execute(
+            text(
+                "SELECT c.id, c.chunk_id, c.document_id, c.page_start, d.content_type, d.status FROM chunks c "
+                f"JOIN documents d ON d.id = c.document_id WHERE {match}"
+            ),
+            {"ids": ids},
+        ).all()
+        by_id = {row[0]: row for row in rows if row[5] == "ready"}
+        return [
+            KeywordHit(row[1], score, row[2], row[3], row[4])
+            for row_id, score in ranked
+            if (row := by_id.get(row_id)) is not None
+        ]
+
+    def _search_catalog(
+        self,
+        session: Session,
+        terms: list[str],
+        k: int,
+        *,
+        collection_id: int | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[KeywordHit]:
+        """The same ranking in the catalog's full-text index (FTS5 ``bm25()``; ``ts_rank_cd``
+        on PostgreSQL), used while the in-memory replica loads."""
         params: dict[str, Any] = {"k": k}
         filters = ["d.status = 'ready'"]
         if collection_id is not None:

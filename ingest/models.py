@@ -124,7 +124,10 @@ class Chunk(Base):
     """
 
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_document_ordinal", "document_id", "ordinal", unique=True),)
+    __table_args__ = (
+        Index("ix_chunks_document_ordinal", "document_id", "ordinal", unique=True),
+        {"sqlite_autoincrement": True},  # ids only grow: the in-memory keyword index reads the newest
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chunk_id: Mapped[str] = mapped_column(String(64), unique=True)

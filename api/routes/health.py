@@ -27,6 +27,13 @@ def health(state: StateDep) -> JSONResponse:
         components["index"] = ComponentHealth(ok=True, detail=f"chroma, {count} vectors")
     except Exception as exc:  # reported, not raised
         components["index"] = ComponentHealth(ok=False, detail=str(exc))
+    replica = state.retriever.keyword_index.replica(state.engine)
+    components["keyword_index"] = ComponentHealth(
+        ok=True,
+        detail=f"bm25 in memory, {replica.rows} chunks"
+        if replica.ready
+        else "loading into memory; the catalog's full-text index answers meanwhile",
+    )
     components["embedder"] = ComponentHealth(ok=True, detail=state.embedder.name)
     components["provider"] = ComponentHealth(ok=True, detail=f"{state.provider.name}:{state.provider.model}")
     components["ingest_queue"] = ComponentHealth(ok=True, detail=f"{state.worker.pending} jobs waiting")

@@ -1,0 +1,151 @@
+"""The in-memory BM25 replica (``ingest.bm25``) against the catalog it follows: it ranks as SQLite
+FTS5's ``bm25()`` on real filings, serves from the catalog's full-text index while a large
+backlog loads, and catches up with deletions and rows committed out of id order."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import ingest.bm25 as bm25
+from ingest.chunking import chunk_pages, document_context
+from ingest.db import make_engine, make_session_factory, run_migrations
+from ingest.index import KeywordIndex, query_terms
+from ingest.loaders import parse_file
+from ingest.models import Chunk, Collection, Document
+from tests.conftest import shared_data
+from tests.integration.test_catalog import _seed, catalog_url  # noqa: F401  (the fixture)
+
+SEC_FILINGS = ["2022 Q3 AAPL.pdf", "2022 Q3 AMZN.pdf", "2022 Q3 INTC.pdf", "2023 Q1 MSFT.pdf"]
+
+
+def _store(factory: sessionmaker[Session], path: Path, collection_id: int) -> None:
+    """Parse and chunk ``path`` as ingestion does and write its chunk rows (no vectors needed)."""
+    parsed = parse_file(path, "application/pdf")
+    context = document_context(path.name, parsed.title)
+    with factory.begin() as session:
+        doc = Document(
+            collection_id=collection_id,
+            filename=path.name,
+            sha256=uuid.uuid4().hex,
+            content_type="application/pdf",
+            size_bytes=path.stat().st_size,
+            stored_path=str(path),
+            status="ready",
+        )
+        session.add(doc)
+        session.flush()
+        session.add_all(
+            Chunk(
+                chunk_id=f"{doc.id}-{c.ordinal}",
+                document_id=doc.id,
+                collection_id=collection_id,
+                ordinal=c.ordinal,
+                page_start=c.page_start,
+                page_end=c.page_end,
+                char_start=c.char_start,
+                char_end=c.char_end,
+                text=c.text,
+                context=context,
+            )
+            for c in chunk_pages(parsed.pages)
+        )
+
+
+def test_in_memory_bm25_ranks_as_fts5_on_real_filings(tmp_path: Path) -> None:
+    docs = shared_data("qa", "docugami_sec10q", "docs")
+    questions_file = shared_data("qa", "docugami_sec10q", "qna_data.dev.csv")
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    run_migrations(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        session.add(Collection(name="sec"))
+    with factory() as session:
+        collection_id = session.scalars(select(Collection.id)).one()
+    for name in SEC_FILINGS:
+        _store(factory, docs / name, collection_id)
+    with factory() as session:
+        chunks = session.scalar(text("SELECT count(*) FROM chunks"))
+    assert chunks > 1000
+    questions = [row["Question"] for row in csv.DictReader(questions_file.open(encoding="utf-8"))]
+    index = KeywordIndex()
+    index.warm(engine)
+    compared = 0
+    with factory() as session:
+        for question in questions:
+            memory = index.search(session, question, 20)
+            catalog = index._search_catalog(session, query_terms(question), 20)
+            assert len(memory) == len(catalog), question
+            # Same scores, rank by rank (tied chunks may come in either order).
+            assert [h.score for h in memory] == pytest.approx([h.score for h in catalog], rel=1e-5), question
+            cutoff = catalog[-1].score + 1e-4 if catalog else 0.0  # above the last place's score
+            assert {h.chunk_id for h in memory if h.score > cutoff} == {
+                h.chunk_id for h in catalog if h.score > cutoff
+            }, question
+            compared += bool(memory)
+    assert compared >= 0.9 * len(questions)
+    engine.dispose()
+
+
+def test_a_large_backlog_loads_in_the_background_while_the_catalog_answers(
+    catalog_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bm25, "INLINE_SYNC_CHUNKS", 1)
+    factory, log_id = _seed(catalog_url)
+    index = KeywordIndex()
+    with factory() as session:  # type: ignore[operator]
+        replica = index.replica(session.get_bind().engine)
+        first = index.search(session, "storm recording", 10)  # 3 rows > 1: loaded in the background
+        assert first[0].chunk_id == f"{log_id}-0"
+        loader = replica._loading
+        if loader is not None:
+            loader.join(timeout=30)
+        assert replica.ready and replica.rows == 3
+        assert [h.chunk_id for h in index.search(session, "storm recording", 10)] == [h.chunk_id for h in first]
+
+
+def test_the_replica_notices_deletions_and_rows_committed_out_of_order(
+    catalog_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bm25, "RECONCILE_S", 0.0)
+    factory, log_id = _seed(catalog_url)
+    index = KeywordIndex()
+    with factory() as session:  # type: ignore[operator]
+        engine = session.get_bind().engine
+        assert len(index.search(session, "storm", 10)) == 2
+    replica = index.replica(engine)
+    assert replica.rows == 3
+    with factory.begin() as session:  # type: ignore[attr-defined]
+        session.delete(session.get(Document, log_id))  # its two chunks go with it
+    with factory() as session:  # type: ignore[operator]
+        assert [h.chunk_id for h in index.search(session, "storm", 10)] != [f"{log_id}-0"]
+    assert replica.rows == 1
+    # A row below the newest id, as a slower concurrent transaction commits it on PostgreSQL.
+    with factory.begin() as session:  # type: ignore[attr-defined]
+        lowest = session.scalar(text("SELECT min(id) FROM chunks"))
+        menu = session.scalars(select(Chunk).where(Chunk.id == lowest)).one()
+        session.add(
+            Chunk(
+                id=lowest - 1,
+                chunk_id=f"{menu.document_id}-late",
+                document_id=menu.document_id,
+                collection_id=menu.collection_id,
+                ordinal=9,
+                page_start=2,
+                page_end=2,
+                char_start=0,
+                char_end=40,
+                text="Albatross sightings were logged late.",
+            )
+        )
+    with factory() as session:  # type: ignore[operator]
+        assert [h.chunk_id for h in index.search(session, "albatross", 10)] == [f"{menu.document_id}-late"]
+    assert replica.rows == 2
