@@ -374,7 +374,7 @@ class ChunkBM25:
         if not terms or k <= 0:
             return []
         allowed: np.ndarray | None = None
-        if document_ids is not None:
+        if document_ids:  # an empty list filters nothing, as in the catalog's search
             allowed = np.array([self._document_index[d] for d in document_ids if d in self._document_index], np.int32)
             if not allowed.size:
                 return []

@@ -84,13 +84,17 @@ class LocalOnnxEmbedder:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        # Queries get a one-thread session of their own: hybrid retrieval embeds the query while
-        # the keyword side runs on another core, and an all-core session then waits for the
-        # busy core. FinanceBench dev questions at 105k chunks, in-process hybrid total p50/p95:
-        # both sides in sequence with the all-core session 55.4/81.4 ms, side by side with it
-        # 48.8/70.5 ms, side by side with this one 31.6/47.3 ms (one run each, back to back).
+        # Queries get a session of their own (an ingest batch in flight does not queue them), on
+        # every core. Hybrid retrieval embeds the query first and then runs its other stages in
+        # turn: once BM25 ranked in memory (3-4 ms), overlapping it with a one-thread query
+        # embedding no longer paid. FinanceBench dev questions (32 tokens p50) at 52.7k chunks,
+        # in-process hybrid total p50/p95 in ms, three runs each, interleaved: one-thread
+        # embedding beside the keyword side 19.7/33.7, 21.8/38.1, 21.4/37.5; all-core embedding,
+        # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone 10.3/23.8 on one
+        # thread, 6.4-7.4/14.8-16.1 on two).
         query_options = ort.SessionOptions()
-        query_options.intra_op_num_threads = 1
+        if threads:
+            query_options.intra_op_num_threads = threads
         query_options.inter_op_num_threads = 1
         self._query_session = ort.InferenceSession(str(model_path), query_options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
