@@ -30,7 +30,7 @@ def health(state: StateDep) -> JSONResponse:
     replica = state.retriever.keyword_index.replica(state.engine)
     components["keyword_index"] = ComponentHealth(
         ok=True,
-        detail=f"bm25 in memory, {replica.rows} chunks"
+        detail=f"bm25 in memory, {replica.rows} chunks as of the last search"
         if replica.ready
         else "loading into memory; the catalog's full-text index answers meanwhile",
     )

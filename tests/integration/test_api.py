@@ -91,6 +91,9 @@ def test_retrieve_finds_the_page_in_every_mode(client: Any, report: Path) -> Non
         assert "212 clear nights" in top["text"]
         assert [r["rank"] for r in body["results"]] == list(range(1, len(body["results"]) + 1))
         assert body["timings_ms"]["total"] > 0
+    chunks = client.get("/api/documents").json()["documents"][0]["chunks"]
+    keyword_index = client.get("/api/health").json()["components"]["keyword_index"]["detail"]
+    assert keyword_index.startswith(f"bm25 in memory, {chunks} chunks"), keyword_index
     unknown = client.post("/api/retrieve", json={"query": "nights", "collection": "nope"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "collection_not_found"
 

@@ -43,6 +43,36 @@ def test_the_document_prior_reorders_the_fused_top_and_leaves_the_tail_alone() -
     assert "c0" not in {c for c, _ in Retriever._choose(ranked, placed, 10, prior, prior_depth=40)}
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    # 200 fused candidates over 6 PDFs of 8 pages each (so pages repeat), 30 % of them
+    # unplaceable (deleted, or of a document not ready), and a prior over two documents.
+    ranked = sorted(((f"c{i}", rng.random()) for i in range(200)), key=lambda pair: -pair[1])
+    where = {
+        f"c{i}": _Place(f"d{rng.randrange(6)}", rng.randrange(1, 9), "application/pdf")
+        for i in range(200)
+        if rng.random() > 0.3
+    }
+    prior = {"d1": rng.random(), "d4": rng.random()}
+    asked: list[str] = []
+
+    def place(session: object, chunk_ids: list[str]) -> dict[str, _Place]:
+        asked.extend(chunk_ids)
+        return {c: where[c] for c in chunk_ids if c in where}
+
+    monkeypatch.setattr(Retriever, "_place", staticmethod(place))
+    retriever = Retriever.__new__(Retriever)
+    k = rng.choice([3, 8, 10])
+    lazy = retriever._place_and_choose(None, ranked, {}, k, prior, 40, one_per_page=True)  # type: ignore[arg-type]
+    assert lazy == Retriever._choose(ranked, where, k, prior, 40)
+    assert len(lazy) == k and len(set(asked)) < len(ranked)
+
+
 def test_query_terms_drop_stop_words_and_punctuation_and_split_letter_digit_words() -> None:
     assert query_terms("What was the FY2018 net PP&E of 3M?") == ["fy2018", "fy", "2018", "net", "pp", "e", "3m"]
     # runs shorter than two characters stay inside their word; repeats are dropped
