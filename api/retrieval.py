@@ -20,22 +20,21 @@ MRR can fall this way (the collapsed top-n holds every distinct page of the unco
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import CollectionNotFound
 from api.rerank import IdentityReranker, Reranker, RerankError, build_reranker
 from api.schemas import RetrievalMode, RetrievedChunk
 from ingest.embeddings import Embedder
-from ingest.index import DocumentKeywordIndex, KeywordHit, KeywordIndex, VectorIndex
-from ingest.models import Chunk, Collection, Document, DocumentStatus
+from ingest.index import DocumentKeywordIndex, KeywordHit, KeywordIndex, VectorIndex, place_chunks
+from ingest.models import Chunk, Collection, Document
 from ingest.settings import Settings
 
 __all__ = ["DENSE_WEIGHT", "RetrievalResult", "Retriever", "build_retriever", "convex_combination"]
@@ -265,33 +264,11 @@ class Retriever:
 
     @staticmethod
     def _place(session: Session, chunk_ids: Sequence[str]) -> dict[str, _Place]:
-        """Where each of ``chunk_ids`` lies, for those with a chunk row of a ready document: the
-        catalog is the source of truth for what can be returned (a vector of an interrupted
-        ingest or a deleted document has no row)."""
-        if not chunk_ids:
-            return {}
-        # Look chunks up by their unique id, then check the document: filtering on the document's
-        # status in SQL lets SQLite's planner scan every chunk of every ready document (26 ms at
-        # 50k chunks, against <1 ms this way). The ids travel as one parameter (a JSON array in
-        # SQLite, an array in PostgreSQL): SQLAlchemy's expanding IN renders 200 placeholders
-        # anew for every query (200 FinanceBench dense hits, timed alone by a throw-away script at
-        # 52.7k chunks: 2.61 ms p50 that way, 0.81 ms this).
-        ids: str | list[str]
-        if session.get_bind().dialect.name == "sqlite":
-            match, ids = "c.chunk_id IN (SELECT value FROM json_each(:ids))", json.dumps(list(chunk_ids))
-        else:
-            match, ids = "c.chunk_id = ANY(:ids)", list(chunk_ids)
-        rows = session.execute(
-            text(
-                "SELECT c.chunk_id, c.document_id, c.page_start, d.status, d.content_type "
-                f"FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {match}"
-            ),
-            {"ids": ids},
-        ).all()
+        """Where each of ``chunk_ids`` lies, for those with a chunk row of a ready document
+        (``place_chunks``)."""
         return {
             row.chunk_id: _Place(row.document_id, row.page_start, row.content_type)
-            for row in rows
-            if row.status == DocumentStatus.ready.value
+            for row in place_chunks(session, "chunk_id", chunk_ids)
         }
 
     def _place_and_choose(

@@ -49,6 +49,8 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from ingest.db import in_values
+
 __all__ = ["ChunkBM25", "ChunkTerms", "chunk_tokens"]
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,8 @@ logger = logging.getLogger(__name__)
 K1 = 1.2
 B = 0.75
 #: New chunk rows read on the searching thread; a larger backlog is read on a background thread.
-#: 2,000 chunks tokenize in about 0.1 s; one 10-K filing has 500-1,500.
+#: 105k chunks loaded in 10-12 s (``python -m tests.bench.scale``), so 2,000 take about 0.2 s; a
+#: FinanceBench filing has 712 chunks on average (52,696 over 74).
 INLINE_SYNC_CHUNKS = 2_000
 #: Seconds between chunk-count checks for deletions and out-of-order commits, and between full
 #: comparisons of the id sets (a deletion and a late commit in one interval leave the count equal).
@@ -176,7 +179,7 @@ class _State:
     newest: int  # the highest chunk id read
     rowid: np.ndarray  # int64 [n]: chunks.id per position
     collection: np.ndarray  # int32 [n]
-    document: np.ndarray  # int32 [n]: index into ChunkBM25.documents
+    document: np.ndarray  # int32 [n]: the document's index in ChunkBM25._document_index
     length: np.ndarray  # float32 [n]: tokens
     alive: np.ndarray  # bool [n]: False once the row is known deleted
     segments: tuple[_Segment, ...]
@@ -215,8 +218,7 @@ class ChunkBM25:
 
     def __init__(self) -> None:
         self.terms = ChunkTerms()
-        self.documents: list[str] = []
-        self._document_index: dict[str, int] = {}
+        self._document_index: dict[str, int] = {}  # document id -> the index stored per position
         self._state: _State | None = None
         self._lock = threading.Lock()  # one sync at a time
         self._loading: threading.Thread | None = None
@@ -331,11 +333,7 @@ class ChunkBM25:
         )
 
     def _document(self, document_id: str) -> int:
-        index = self._document_index.get(document_id)
-        if index is None:
-            index = self._document_index[document_id] = len(self.documents)
-            self.documents.append(document_id)
-        return index
+        return self._document_index.setdefault(document_id, len(self._document_index))
 
     def _reconcile(self, session: Session, state: _State) -> _State:
         """Match the catalog's rows when their count differs from the replica's live rows."""
@@ -352,9 +350,9 @@ class ChunkBM25:
         if missing.size:
             rows: list[Any] = []
             for begin in range(0, missing.size, FETCH_ROWS):
-                ids = [int(i) for i in missing[begin : begin + FETCH_ROWS]]
-                names = ", ".join(f":i{j}" for j in range(len(ids)))
-                rows.extend(self._fetch(session, f"c.id IN ({names})", {f"i{j}": v for j, v in enumerate(ids)}))
+                rows.extend(
+                    self._fetch(session, *in_values(session, "c.id", missing[begin : begin + FETCH_ROWS].tolist()))
+                )
             state = self._append(state, rows, state.newest)
         return state
 

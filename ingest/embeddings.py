@@ -90,8 +90,8 @@ class LocalOnnxEmbedder:
         # embedding no longer paid. FinanceBench dev questions (32 tokens p50) at 52.7k chunks,
         # in-process hybrid total p50/p95 in ms, three runs each, interleaved: one-thread
         # embedding beside the keyword side 19.7/33.7, 21.8/38.1, 21.4/37.5; all-core embedding,
-        # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone 10.3/23.8 on one
-        # thread, 6.4-7.4/14.8-16.1 on two).
+        # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone, two runs: 10.0/23.8
+        # and 10.3/25.3 on one thread; 6.4-7.4/14.8-16.1 on two).
         query_options = ort.SessionOptions()
         if threads:
             query_options.intra_op_num_threads = threads

@@ -12,7 +12,6 @@ catalog itself while that replica loads.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -22,15 +21,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
-from sqlalchemy import delete, insert, text
+from sqlalchemy import Row, delete, insert, text
 from sqlalchemy.orm import Session
 
 from ingest.bm25 import ChunkBM25
-from ingest.models import DocumentTerm
+from ingest.db import in_values
+from ingest.models import DocumentStatus, DocumentTerm
 from ingest.settings import Settings
 
 __all__ = [
@@ -42,9 +42,12 @@ __all__ = [
     "VectorHit",
     "VectorIndex",
     "document_terms",
+    "place_chunks",
+    "rarest",
 ]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class IndexError_(RuntimeError):
@@ -390,6 +393,35 @@ def _porter() -> Any:
     return snowballstemmer.stemmer("porter")  # the original Porter algorithm, as FTS5's tokenizer
 
 
+def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[T]:
+    """The query terms worth scoring: those occurring at all, rarest first, without those in more
+    than ``KEYWORD_DF_CAP`` of the ``chunks`` (unless fewer than ``MIN_KEYWORD_TERMS`` would be
+    left, when the rarest that many are kept), at most ``MAX_KEYWORD_TERMS``."""
+    present = sorted((t for t in terms if chunk_counts[t] > 0), key=chunk_counts.__getitem__)
+    rare = [t for t in present if chunk_counts[t] <= KEYWORD_DF_CAP * chunks]
+    return (rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS])[:MAX_KEYWORD_TERMS]
+
+
+def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Row[Any]]:
+    """The chunks whose ``column`` is in ``values`` and whose document is ready, each as a row of
+    ``id, chunk_id, document_id, page_start, content_type``: where retrieval candidates lie. The
+    catalog is the source of truth for what can be returned (a vector of an interrupted ingest,
+    or a keyword entry of a deleted document, has no row)."""
+    if not values:
+        return []
+    match, params = in_values(session, f"c.{column}", values)
+    # The document's status is checked here, not in SQL: filtering on it there lets SQLite's
+    # planner scan every chunk of every ready document (26 ms at 50k chunks, against <1 ms).
+    rows = session.execute(
+        text(
+            "SELECT c.id, c.chunk_id, c.document_id, c.page_start, d.content_type, d.status "
+            f"FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {match}"
+        ),
+        params,
+    ).all()
+    return [row for row in rows if row.status == DocumentStatus.ready.value]
+
+
 class KeywordIndex:
     """BM25 over the catalog's chunks: ranked in memory by a ``ChunkBM25`` replica of the chunk
     index, or, while the replica loads a large catalog, by the catalog's own full-text index
@@ -403,13 +435,13 @@ class KeywordIndex:
     def __init__(self) -> None:
         self._df: dict[str, int] = {}
         self._df_key: tuple[str, int] | None = None
-        self._df_lock = threading.Lock()
+        self._lock = threading.Lock()  # the term counts and the replicas
         self._replicas: dict[str, ChunkBM25] = {}
 
     def replica(self, engine: Any) -> ChunkBM25:
         """The in-memory replica of ``engine``'s catalog (one per database URL)."""
         url = str(engine.url)
-        with self._df_lock:
+        with self._lock:
             return self._replicas.setdefault(url, ChunkBM25())
 
     def warm(self, engine: Any) -> None:
@@ -424,7 +456,7 @@ class KeywordIndex:
         terms are sent, never how the sent terms score."""
         newest = int(session.execute(text("SELECT max(id) FROM chunks")).scalar_one() or 0)
         key = (str(session.get_bind().engine.url), newest)
-        with self._df_lock:
+        with self._lock:
             if key != self._df_key or len(self._df) > DF_CACHE_TERMS:
                 self._df, self._df_key = {}, key
             counts = {s: self._df[s] for s in stems if s in self._df}
@@ -436,20 +468,17 @@ class KeywordIndex:
             found = {str(term): int(doc) for term, doc in rows.tuples()}
             fresh = {s: found.get(s, 0) for s in missing}
             counts |= fresh
-            with self._df_lock:
+            with self._lock:
                 if key == self._df_key:
                     self._df.update(fresh)
         return counts, max(1, newest)
 
     def _rarest(self, session: Session, terms: list[str]) -> list[str]:
-        """The ``MAX_KEYWORD_TERMS`` terms occurring in the fewest chunks, dropping absent ones."""
+        """``rarest`` of ``terms`` by FTS5's chunk counts of their stems."""
         stem = _porter().stemWord
         stems = {t: stem(t) for t in terms}
         counts, chunks = self._chunk_counts(session, set(stems.values()))
-        present = sorted((t for t in terms if counts.get(stems[t], 0) > 0), key=lambda t: counts[stems[t]])
-        rare = [t for t in present if counts[stems[t]] <= KEYWORD_DF_CAP * chunks]
-        kept = rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS]
-        return kept[:MAX_KEYWORD_TERMS]
+        return rarest(terms, {t: counts.get(stems[t], 0) for t in terms}, chunks)
 
     def search(
         self,
@@ -469,10 +498,7 @@ class KeywordIndex:
         if state is None:  # a large catalog is still loading into memory
             return self._search_catalog(session, terms, k, collection_id=collection_id, document_ids=document_ids)
         ids = replica.terms.lookup(terms)
-        df = {term: replica.document_frequency(state, term) for term in ids}
-        present = sorted((term for term in ids if df[term] > 0), key=df.__getitem__)
-        rare = [term for term in present if df[term] <= KEYWORD_DF_CAP * state.rows]
-        kept = (rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS])[:MAX_KEYWORD_TERMS]
+        kept = rarest(ids, {term: replica.document_frequency(state, term) for term in ids}, state.rows)
         fetch = math.ceil(k * KEYWORD_OVERFETCH)
         while True:
             ranked = replica.search(state, kept, fetch, collection_id=collection_id, document_ids=document_ids)
@@ -484,25 +510,9 @@ class KeywordIndex:
     @staticmethod
     def _place(session: Session, ranked: Sequence[tuple[int, float]]) -> list[KeywordHit]:
         """``ranked`` ``(chunks.id, score)`` as hits, in order, for chunks of ready documents."""
-        if not ranked:
-            return []
-        # By id, then the document's status in Python: a status filter in SQL lets SQLite's
-        # planner scan every chunk of every ready document (see ``Retriever._place``).
-        ids: str | list[int]
-        if session.get_bind().dialect.name == "sqlite":
-            match, ids = "c.id IN (SELECT value FROM json_each(:ids))", json.dumps([row_id for row_id, _ in ranked])
-        else:
-            match, ids = "c.id = ANY(:ids)", [row_id for row_id, _ in ranked]
-        rows = session.execute(
-            text(
-                "SELECT c.id, c.chunk_id, c.document_id, c.page_start, d.content_type, d.status FROM chunks c "
-                f"JOIN documents d ON d.id = c.document_id WHERE {match}"
-            ),
-            {"ids": ids},
-        ).all()
-        by_id = {row[0]: row for row in rows if row[5] == "ready"}
+        by_id = {row.id: row for row in place_chunks(session, "id", [row_id for row_id, _ in ranked])}
         return [
-            KeywordHit(row[1], score, row[2], row[3], row[4])
+            KeywordHit(row.chunk_id, score, row.document_id, row.page_start, row.content_type)
             for row_id, score in ranked
             if (row := by_id.get(row_id)) is not None
         ]
