@@ -419,7 +419,8 @@ def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Se
         ),
         params,
     ).all()
-    return [row for row in rows if row.status == DocumentStatus.ready.value]
+    ready = DocumentStatus.ready.value
+    return [row for row in rows if row[5] == ready]
 
 
 class KeywordIndex:
@@ -510,9 +511,9 @@ class KeywordIndex:
     @staticmethod
     def _place(session: Session, ranked: Sequence[tuple[int, float]]) -> list[KeywordHit]:
         """``ranked`` ``(chunks.id, score)`` as hits, in order, for chunks of ready documents."""
-        by_id = {row.id: row for row in place_chunks(session, "id", [row_id for row_id, _ in ranked])}
+        by_id = {row[0]: row for row in place_chunks(session, "id", [row_id for row_id, _ in ranked])}
         return [
-            KeywordHit(row.chunk_id, score, row.document_id, row.page_start, row.content_type)
+            KeywordHit(row[1], score, row[2], row[3], row[4])  # chunk_id, document_id, page_start, content_type
             for row_id, score in ranked
             if (row := by_id.get(row_id)) is not None
         ]
