@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
-from sqlalchemy import Row, delete, insert, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from ingest.bm25 import ChunkBM25
@@ -402,7 +402,7 @@ def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[
     return (rare if len(rare) >= MIN_KEYWORD_TERMS else present[:MIN_KEYWORD_TERMS])[:MAX_KEYWORD_TERMS]
 
 
-def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Row[Any]]:
+def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Any]:
     """The chunks whose ``column`` is in ``values`` and whose document is ready, each as a row of
     ``id, chunk_id, document_id, page_start, content_type``: where retrieval candidates lie. The
     catalog is the source of truth for what can be returned (a vector of an interrupted ingest,
