@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 
-from ingest.db import MIGRATIONS_DIR, make_engine, make_session_factory, run_migrations
+from ingest.db import MIGRATIONS_DIR, make_engine, run_migrations
 from ingest.index import KeywordIndex
 from ingest.models import Chunk, Collection, Document
-from tests.conftest import postgres_url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file, or a throw-away schema on the test PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.db'}"
-        return
-    base = postgres_url()
-    schema = f"docent_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+from tests.integration.helpers import add_chunk, add_document, seed_catalog
 
 
 def _alembic(url: str) -> Config:
@@ -57,52 +33,10 @@ def test_migrations_create_the_schema_and_round_trip(catalog_url: str) -> None:
     engine.dispose()
 
 
-def _seed(catalog_url: str) -> tuple[object, str]:
-    run_migrations(catalog_url)
-    engine = make_engine(catalog_url)
-    factory = make_session_factory(engine)
-    with factory.begin() as session:
-        session.add_all([Collection(name="harbour"), Collection(name="other")])
-        session.flush()
-        harbour, other = session.scalars(select(Collection).order_by(Collection.id)).all()
-        docs = []
-        for coll, name, texts in (
-            (harbour, "log.pdf", ["The lighthouse keepers recorded storms nightly.", "Ferries sailed at dawn."]),
-            (other, "menu.pdf", ["Storm soup is served nightly in the canteen."]),
-        ):
-            doc = Document(
-                collection_id=coll.id,
-                filename=name,
-                sha256=uuid.uuid4().hex,
-                content_type="application/pdf",
-                size_bytes=1,
-                stored_path=f"/x/{name}",
-                status="ready",
-            )
-            session.add(doc)
-            session.flush()
-            docs.append(doc.id)
-            for i, body in enumerate(texts):
-                session.add(
-                    Chunk(
-                        chunk_id=f"{doc.id}-{i}",
-                        document_id=doc.id,
-                        collection_id=coll.id,
-                        ordinal=i,
-                        page_start=i + 1,
-                        page_end=i + 1,
-                        char_start=0,
-                        char_end=len(body),
-                        text=body,
-                    )
-                )
-    return factory, docs[0]
-
-
 def test_keyword_index_stems_filters_and_follows_deletes(catalog_url: str) -> None:
-    factory, log_id = _seed(catalog_url)
+    factory, log_id = seed_catalog(catalog_url)
     index = KeywordIndex()
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         hits = index.search(session, "storm recording", 10)
         ids = [h.chunk_id for h in hits]
         assert ids[0] == f"{log_id}-0"  # "storm" and "record" both match only there (stemmed)
@@ -113,9 +47,9 @@ def test_keyword_index_stems_filters_and_follows_deletes(catalog_url: str) -> No
         only_doc = index.search(session, "nightly", 10, document_ids=[log_id])
         assert [h.chunk_id for h in only_doc] == [f"{log_id}-0"]
         assert index.search(session, "the of and", 10) == []  # stop words only
-    with factory.begin() as session:  # type: ignore[attr-defined]
+    with factory.begin() as session:
         session.delete(session.get(Document, log_id))
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         assert [h.chunk_id for h in index.search(session, "storm", 10)] != [] and all(
             not h.chunk_id.startswith(log_id) for h in index.search(session, "storm lighthouse ferries", 10)
         )
@@ -126,39 +60,17 @@ def test_keyword_scope_holds_when_other_chunks_outrank_it(catalog_url: str) -> N
     """SQLite ranks inside FTS5 first and joins only its best rows: a collection or a ready
     document whose matches all rank below other collections' (or unready documents') must still
     be found, and in BM25 order."""
-    factory, log_id = _seed(catalog_url)
-    with factory.begin() as session:  # type: ignore[attr-defined]
+    factory, log_id = seed_catalog(catalog_url)
+    with factory.begin() as session:
         other_id, harbour_id = (
             session.scalars(select(Collection.id).where(Collection.name == name)).one() for name in ("other", "harbour")
         )
         for coll, status, n in ((other_id, "ready", 12), (harbour_id, "indexing", 12)):
-            doc = Document(
-                collection_id=coll,
-                filename=f"storms-{status}.pdf",
-                sha256=uuid.uuid4().hex,
-                content_type="application/pdf",
-                size_bytes=1,
-                stored_path="/x/storms.pdf",
-                status=status,
-            )
-            session.add(doc)
-            session.flush()
-            session.add_all(
-                Chunk(
-                    chunk_id=f"{doc.id}-{i}",
-                    document_id=doc.id,
-                    collection_id=coll,
-                    ordinal=i,
-                    page_start=1,
-                    page_end=1,
-                    char_start=0,
-                    char_end=20,
-                    text="Storms, storms and storms.",
-                )
-                for i in range(n)
-            )
+            doc = add_document(session, coll, f"storms-{status}.pdf", status=status, stored_path="/x/storms.pdf")
+            for i in range(n):
+                add_chunk(session, doc, i, "Storms, storms and storms.")
     index = KeywordIndex()
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         everywhere = index.search(session, "storm", 3)
         assert len(everywhere) == 3 and not any(h.chunk_id.startswith(log_id) for h in everywhere)
         scores = [h.score for h in index.search(session, "storm", 40)]
@@ -170,24 +82,11 @@ def test_keyword_scope_holds_when_other_chunks_outrank_it(catalog_url: str) -> N
 def test_keyword_index_sees_chunks_added_after_a_search(catalog_url: str) -> None:
     """The per-process term counts (SQLite) start over when a chunk is added: a term absent at the
     first search is found once a chunk holding it lands."""
-    factory, log_id = _seed(catalog_url)
+    factory, log_id = seed_catalog(catalog_url)
     index = KeywordIndex()
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         assert index.search(session, "lighthouse cormorants", 10)[0].chunk_id == f"{log_id}-0"
-    with factory.begin() as session:  # type: ignore[attr-defined]
-        doc = session.get(Document, log_id)
-        session.add(
-            Chunk(
-                chunk_id=f"{log_id}-2",
-                document_id=log_id,
-                collection_id=doc.collection_id,
-                ordinal=2,
-                page_start=3,
-                page_end=3,
-                char_start=0,
-                char_end=30,
-                text="Cormorants nested on the lighthouse gallery.",
-            )
-        )
-    with factory() as session:  # type: ignore[operator]
+    with factory.begin() as session:
+        add_chunk(session, session.get(Document, log_id), 2, "Cormorants nested on the lighthouse gallery.", page=3)
+    with factory() as session:
         assert index.search(session, "lighthouse cormorants", 10)[0].chunk_id == f"{log_id}-2"

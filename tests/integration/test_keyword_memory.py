@@ -5,8 +5,9 @@ backlog loads, and catches up with deletions and rows committed out of id order.
 from __future__ import annotations
 
 import csv
-import uuid
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -19,7 +20,7 @@ from ingest.index import KeywordIndex, query_terms
 from ingest.loaders import parse_file
 from ingest.models import Chunk, Collection, Document
 from tests.conftest import shared_data
-from tests.integration.test_catalog import _seed, catalog_url  # noqa: F401  (the fixture)
+from tests.integration.helpers import add_chunk, add_document, seed_catalog
 
 SEC_FILINGS = ["2022 Q3 AAPL.pdf", "2022 Q3 AMZN.pdf", "2022 Q3 INTC.pdf", "2023 Q1 MSFT.pdf"]
 
@@ -29,32 +30,19 @@ def _store(factory: sessionmaker[Session], path: Path, collection_id: int) -> No
     parsed = parse_file(path, "application/pdf")
     context = document_context(path.name, parsed.title)
     with factory.begin() as session:
-        doc = Document(
-            collection_id=collection_id,
-            filename=path.name,
-            sha256=uuid.uuid4().hex,
-            content_type="application/pdf",
-            size_bytes=path.stat().st_size,
-            stored_path=str(path),
-            status="ready",
-        )
-        session.add(doc)
-        session.flush()
-        session.add_all(
-            Chunk(
-                chunk_id=f"{doc.id}-{c.ordinal}",
-                document_id=doc.id,
-                collection_id=collection_id,
-                ordinal=c.ordinal,
-                page_start=c.page_start,
+        doc = add_document(session, collection_id, path.name, stored_path=str(path))
+        for c in chunk_pages(parsed.pages):
+            add_chunk(
+                session,
+                doc,
+                c.ordinal,
+                c.text,
+                page=c.page_start,
+                context=context,
                 page_end=c.page_end,
                 char_start=c.char_start,
                 char_end=c.char_end,
-                text=c.text,
-                context=context,
             )
-            for c in chunk_pages(parsed.pages)
-        )
 
 
 def test_in_memory_bm25_ranks_as_fts5_on_real_filings(tmp_path: Path) -> None:
@@ -94,58 +82,66 @@ def test_in_memory_bm25_ranks_as_fts5_on_real_filings(tmp_path: Path) -> None:
 
 
 def test_a_large_backlog_loads_in_the_background_while_the_catalog_answers(
-    catalog_url: str,  # noqa: F811
+    catalog_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bm25, "INLINE_SYNC_CHUNKS", 1)
-    factory, log_id = _seed(catalog_url)
+    monkeypatch.setattr(bm25, "INLINE_SYNC_CHUNKS", 1)  # the seed's 3 rows are a large backlog
+    release = threading.Event()
+    warm = bm25.ChunkBM25.warm
+
+    def held_warm(self: bm25.ChunkBM25, engine: Any) -> None:
+        release.wait(timeout=30)  # the load cannot finish before the catalog has answered
+        warm(self, engine)
+
+    monkeypatch.setattr(bm25.ChunkBM25, "warm", held_warm)
+    factory, log_id = seed_catalog(catalog_url)
     index = KeywordIndex()
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         replica = index.replica(session.get_bind().engine)
-        first = index.search(session, "storm recording", 10)  # 3 rows > 1: loaded in the background
-        assert first[0].chunk_id == f"{log_id}-0"
-        loader = replica._loading
-        if loader is not None:
-            loader.join(timeout=30)
+        first = index.search(session, "storm recording", 10)
+        assert not replica.ready and replica._loading is not None  # answered by the catalog
+        assert [h.chunk_id for h in first] == [f"{log_id}-0", f"{_menu_id(session)}-0"]
+        release.set()
+        replica._loading.join(timeout=30)
         assert replica.ready and replica.rows == 3
         assert [h.chunk_id for h in index.search(session, "storm recording", 10)] == [h.chunk_id for h in first]
 
 
+def _menu_id(session: Session) -> str:
+    """menu.pdf's document id."""
+    return session.scalars(select(Document.id).where(Document.filename == "menu.pdf")).one()
+
+
 def test_the_replica_notices_deletions_and_rows_committed_out_of_order(
-    catalog_url: str,  # noqa: F811
+    catalog_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bm25, "RECONCILE_S", 0.0)
-    factory, log_id = _seed(catalog_url)
+    factory, log_id = seed_catalog(catalog_url)
     index = KeywordIndex()
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         engine = session.get_bind().engine
         assert len(index.search(session, "storm", 10)) == 2
     replica = index.replica(engine)
     assert replica.rows == 3
-    with factory.begin() as session:  # type: ignore[attr-defined]
+    with factory.begin() as session:
         session.delete(session.get(Document, log_id))  # its two chunks go with it
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         assert [h.chunk_id for h in index.search(session, "storm", 10)] != [f"{log_id}-0"]
     assert replica.rows == 1
     # A row below the newest id, as a slower concurrent transaction commits it on PostgreSQL.
-    with factory.begin() as session:  # type: ignore[attr-defined]
+    with factory.begin() as session:
         lowest = session.scalar(text("SELECT min(id) FROM chunks"))
         menu = session.scalars(select(Chunk).where(Chunk.id == lowest)).one()
-        session.add(
-            Chunk(
-                id=lowest - 1,
-                chunk_id=f"{menu.document_id}-late",
-                document_id=menu.document_id,
-                collection_id=menu.collection_id,
-                ordinal=9,
-                page_start=2,
-                page_end=2,
-                char_start=0,
-                char_end=40,
-                text="Albatross sightings were logged late.",
-            )
+        add_chunk(
+            session,
+            menu.document,
+            9,
+            "Albatross sightings were logged late.",
+            page=2,
+            id=lowest - 1,
+            chunk_id=f"{menu.document_id}-late",
         )
-    with factory() as session:  # type: ignore[operator]
+    with factory() as session:
         assert [h.chunk_id for h in index.search(session, "albatross", 10)] == [f"{menu.document_id}-late"]
     assert replica.rows == 2
