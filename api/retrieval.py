@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + keyword (BM25 in the catalog) → score fusion → rerank
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25 over the catalog's chunks, ranked in memory) → score fusion → rerank
 (identity unless a reranker is configured).
 
 Both retrievers fetch a candidate pool larger than ``k``; their scores are min-max normalised per
