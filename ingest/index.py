@@ -616,6 +616,17 @@ def document_card(context: str, text: str) -> list[str]:
     return [context, text[:CARD_CHARS]]
 
 
+@dataclass
+class _Cards:
+    """A snapshot of the document index over the ready documents, as of ``signature``."""
+
+    signature: tuple[Any, ...]
+    postings: dict[str, list[tuple[str, int]]]  # term -> [(document id, tf)]
+    documents: dict[str, tuple[int, int]]  # document id -> (collection id, length in terms)
+    #: per searched collection (None: all): (number of documents, average length), filled lazily
+    stats: dict[int | None, tuple[int, float]]
+
+
 class DocumentKeywordIndex:
     """BM25 over document cards (context plus the document's opening, see ``document_card``),
     from the catalog's ``document_terms``: the document prior of hybrid retrieval.
@@ -631,10 +642,18 @@ class DocumentKeywordIndex:
     ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza, "The Probabilistic Relevance
     Framework: BM25 and Beyond", 2009); N, df and the average length are taken over the ready
     documents of the searched collection (all collections when none is given).
+
+    The cards of the ready documents are held in memory (a few hundred terms a document) and
+    reread when the catalog's ready documents change: every search first reads their count,
+    newest ``updated_at`` and total length, one aggregate over the documents table. Thread-safe.
     """
 
     k1 = 1.2
     b = 0.75
+
+    def __init__(self) -> None:
+        self._cards: _Cards | None = None
+        self._lock = threading.Lock()
 
     @staticmethod
     def write(session: Session, document_id: str, collection_id: int, terms: Counter[str]) -> int:
@@ -668,40 +687,65 @@ class DocumentKeywordIndex:
         terms = sorted(document_terms([" ".join(query_terms(query))]))
         if not terms:
             return {}
-        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
-        doc_scope = term_scope = ""
-        if collection_id is not None:
-            doc_scope, term_scope = " AND d.collection_id = :cid", " AND t.collection_id = :cid"
-            params["cid"] = collection_id
-        n_docs, avg_len = session.execute(
-            text(
-                "SELECT count(*), avg(d.term_count) FROM documents d "
-                f"WHERE d.status = 'ready' AND d.term_count > 0{doc_scope}"
-            ),
-            params,
-        ).one()
+        cards = self._current(session)
+        stats = cards.stats.get(collection_id)
+        if stats is None:
+            lengths = [n for c, n in cards.documents.values() if collection_id is None or c == collection_id]
+            stats = cards.stats[collection_id] = (len(lengths), (sum(lengths) / len(lengths)) if lengths else 0.0)
+        n_docs, avg = stats
         if not n_docs:
             return {}
-        names = ", ".join(f":t{i}" for i in range(len(terms)))
-        rows = session.execute(
-            text(
-                f"""SELECT t.document_id, t.term, t.tf, d.term_count FROM document_terms t
-                JOIN documents d ON d.id = t.document_id
-                WHERE t.term IN ({names}) AND d.status = 'ready'{term_scope}"""
-            ),
-            params,
-        ).all()
-        df = Counter(row[1] for row in rows)
+        avg = avg or 1.0
         wanted = set(document_ids) if document_ids else None
-        avg = float(avg_len) or 1.0
         scores: dict[str, float] = {}
-        for document_id, term, tf, length in rows:
-            if wanted is not None and document_id not in wanted:
+        ceiling = 0.0
+        for term in terms:
+            matches = [
+                (d, tf)
+                for d, tf in cards.postings.get(term, ())
+                if collection_id is None or cards.documents[d][0] == collection_id
+            ]
+            if not matches:
                 continue
-            norm = tf + self.k1 * (1 - self.b + self.b * length / avg)
-            scores[document_id] = scores.get(document_id, 0.0) + self._idf(n_docs, df[term]) * tf * (self.k1 + 1) / norm
-        ceiling = sum(self._idf(n_docs, n) * (self.k1 + 1) for n in df.values())
+            idf = self._idf(n_docs, len(matches))
+            ceiling += idf * (self.k1 + 1)
+            for document_id, tf in matches:
+                if wanted is not None and document_id not in wanted:
+                    continue
+                norm = tf + self.k1 * (1 - self.b + self.b * cards.documents[document_id][1] / avg)
+                scores[document_id] = scores.get(document_id, 0.0) + idf * tf * (self.k1 + 1) / norm
         return {d: min(1.0, score / ceiling) for d, score in scores.items()} if ceiling else {}
+
+    def _current(self, session: Session) -> _Cards:
+        """The cards of the ready documents, reread when their signature changed."""
+        signature = tuple(
+            session.execute(
+                text(
+                    "SELECT count(*), max(updated_at), sum(term_count) FROM documents "
+                    "WHERE status = 'ready' AND term_count > 0"
+                )
+            ).one()
+        )
+        cards = self._cards
+        if cards is not None and cards.signature == signature:
+            return cards
+        with self._lock:
+            if self._cards is not None and self._cards.signature == signature:
+                return self._cards
+            documents = {
+                row[0]: (row[1], row[2])
+                for row in session.execute(
+                    text(
+                        "SELECT id, collection_id, term_count FROM documents WHERE status = 'ready' AND term_count > 0"
+                    )
+                )
+            }
+            postings: dict[str, list[tuple[str, int]]] = {}
+            for document_id, term, tf in session.execute(text("SELECT document_id, term, tf FROM document_terms")):
+                if document_id in documents:
+                    postings.setdefault(term, []).append((document_id, tf))
+            self._cards = _Cards(signature, postings, documents, {})
+            return self._cards
 
     @staticmethod
     def _idf(n_docs: int, df: int) -> float:
