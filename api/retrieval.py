@@ -11,9 +11,8 @@ answer-chunk recall@10 0.986 → 0.991, MRR 0.869 → 0.890. The weight was pick
 those three sets. Every candidate is then placed (its document and page) from the catalog,
 which drops vectors whose chunk row or ready document does not exist (an interrupted ingest, a
 deleted document): the catalog is the source of truth for what can be returned. The document
-prior (``DocumentKeywordIndex``) then lifts the chunks of the documents the query names, the
-section match (``TITLE_WEIGHT``) those whose section, a PDF page's inferred title included, names
-it, and only the ``k`` chosen are read in full. A PDF page
+prior (``DocumentKeywordIndex``) then lifts the chunks of the documents the query names, and only
+the ``k`` chosen are read in full. A PDF page
 yields at most one result, its best chunk (field collapsing, as search engines group hits): on
 FinanceBench hybrid page-recall@10 rose 0.615 → 0.661 and @5 0.462 → 0.492, and no recall or
 MRR can fall this way (the collapsed top-n holds every distinct page of the uncollapsed top-n).
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -47,15 +46,6 @@ DENSE_WEIGHT = 0.7
 #: Weight of the document prior (``DocumentKeywordIndex.scores``, in [0, 1]) added to a chunk's
 #: fused score in hybrid mode; chosen from 1-4 on SEC 10-Q, FinanceBench and SQuAD.
 DOCUMENT_PRIOR_WEIGHT = 3.0
-#: Weight of the section match (``KeywordIndex.section_scorer``, in [0, 1]) added beside the
-#: document prior, over the same fused top: how much of the question a chunk's section names, so
-#: "... using the balance sheet" lifts the page titled "CONSOLIDATED BALANCE SHEETS" (a PDF page's
-#: title is inferred, ``ingest.loaders.pdf.page_titles``). Chosen from 0.1-5 by replaying the
-#: dumped candidate pools with the section scores added: FinanceBench dev hybrid page-recall@10
-#: 0.708 -> 0.723 (weight 1), 0.738 (1.5), 0.723 (2, 3); @5 0.569 -> 0.631 (1.5), MRR@10 0.398 ->
-#: 0.422; SEC 10-Q doc-recall@5 0.979 at 1-2 (0.990 at 3), MRR 0.850 -> 0.859. Lifting deeper than
-#: the prior's gate changed nothing: past it a chunk lacks the prior's lift and cannot compete.
-TITLE_WEIGHT = 1.5
 #: Candidates each retriever returns. Fusing deeper lists lets a chunk that one retriever ranks
 #: 60th still earn that retriever's share of its score. ``docent eval``, hybrid, pool of 40 -> 200:
 #: FinanceBench dev (65 questions, 52.7k chunks) page-recall@10 0.646 -> 0.708, @5 0.538 -> 0.569,
@@ -114,13 +104,11 @@ def convex_combination(
 
 
 class _Place(NamedTuple):
-    """Where a candidate chunk lies: enough to apply the document prior and the section match, and
-    to keep one result per page."""
+    """Where a candidate chunk lies: enough to apply the document prior and keep one result per page."""
 
     document_id: str
     page_start: int
     content_type: str
-    section: str = ""
 
 
 @dataclass
@@ -196,24 +184,19 @@ class Retriever:
                 timings["dense"] = _ms(t0)
             keyword: list[tuple[str, float]] = []
             prior: dict[str, float] = {}
-            titles: Callable[[str], float] | None = None
             if mode in ("keyword", "hybrid"):
                 keyword_hits, prior = self._keyword_side(
                     session, query, pool, mode, collection_id, document_ids, timings
                 )
-                if mode == "hybrid":
-                    titles = self.keyword_index.section_scorer(session, query)
                 keyword = [(h.chunk_id, h.score) for h in keyword_hits]
-                placed |= {
-                    h.chunk_id: _Place(h.document_id, h.page_start, h.content_type, h.section) for h in keyword_hits
-                }
+                placed |= {h.chunk_id: _Place(h.document_id, h.page_start, h.content_type) for h in keyword_hits}
             ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
             reranking = not isinstance(self.reranker, IdentityReranker)
             wanted = max(k, self.rerank_candidates) if reranking else k
             prior_depth = max(k * CANDIDATE_FACTOR, PRIOR_CANDIDATES)
             t0 = time.perf_counter()
             chosen = self._place_and_choose(
-                session, ranked, placed, wanted, prior, prior_depth, titles=titles, one_per_page=one_per_page
+                session, ranked, placed, wanted, prior, prior_depth, one_per_page=one_per_page
             )
             timings["place"] = _ms(t0)
             t0 = time.perf_counter()
@@ -284,7 +267,7 @@ class Retriever:
         """Where each of ``chunk_ids`` lies, for those with a chunk row of a ready document
         (``place_chunks``)."""
         return {
-            row.chunk_id: _Place(row.document_id, row.page_start, row.content_type, row.section)
+            row.chunk_id: _Place(row.document_id, row.page_start, row.content_type)
             for row in place_chunks(session, "chunk_id", chunk_ids)
         }
 
@@ -297,13 +280,12 @@ class Retriever:
         prior: dict[str, float],
         prior_depth: int,
         *,
-        titles: Callable[[str], float] | None = None,
         one_per_page: bool,
     ) -> list[tuple[str, float]]:
         """``_choose`` over ``ranked``, placing (adding to ``placed``) only as long a prefix of it as
         the choice needs: ``prior_depth`` placed candidates and ``k`` chosen, or all of it. The
         choice is the one over the whole list: what lies beyond the prefix scores no higher than
-        its fused score, which is below every chosen score, and gains no lift. Placing the 200
+        its fused score, which is below every chosen score, and gains no prior. Placing the 200
         dense candidates of a query took 2.3-2.8 ms p50 at 52.7k chunks; most are never needed."""
         end = 0
         step = prior_depth + k
@@ -312,7 +294,7 @@ class Retriever:
             unplaced = [chunk_id for chunk_id, _ in ranked[:end] if chunk_id not in placed]
             placed |= self._place(session, unplaced)
             prefix = ranked[:end]
-            chosen = self._choose(prefix, placed, k, prior, prior_depth, titles=titles, one_per_page=one_per_page)
+            chosen = self._choose(prefix, placed, k, prior, prior_depth, one_per_page=one_per_page)
             enough = sum(chunk_id in placed for chunk_id, _ in prefix) >= prior_depth and len(chosen) >= k
             if enough or end == len(ranked):
                 return chosen
@@ -326,24 +308,19 @@ class Retriever:
         prior: dict[str, float] | None = None,
         prior_depth: int = PRIOR_CANDIDATES,
         *,
-        titles: Callable[[str], float] | None = None,
         one_per_page: bool = True,
     ) -> list[tuple[str, float]]:
         """The top ``k`` ``(chunk id, score)`` of ``ranked``, keeping only ``placed`` chunks and,
-        with ``one_per_page``, only the first chunk of each page of a paginated document. Each of
-        the first ``prior_depth`` placed chunks is first lifted, and the list re-sorted: by
-        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` with a document ``prior``, and by
-        ``TITLE_WEIGHT · titles(section)`` with a section scorer (``KeywordIndex.section_scorer``)."""
+        with ``one_per_page``, only the first chunk of each page of a paginated document; with a
+        document ``prior``, each of the first ``prior_depth`` placed chunks first gains
+        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted."""
         ranked = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in placed]
-        if prior or titles is not None:
-
-            def lift(where: _Place) -> float:
-                gain = DOCUMENT_PRIOR_WEIGHT * prior.get(where.document_id, 0.0) if prior else 0.0
-                return gain + TITLE_WEIGHT * titles(where.section) if titles is not None else gain
-
+        if prior:
             ranked = sorted(
                 (
-                    (chunk_id, score + lift(placed[chunk_id])) if i < prior_depth else (chunk_id, score)
+                    (chunk_id, score + DOCUMENT_PRIOR_WEIGHT * prior.get(placed[chunk_id].document_id, 0.0))
+                    if i < prior_depth
+                    else (chunk_id, score)
                     for i, (chunk_id, score) in enumerate(ranked)
                 ),
                 key=lambda pair: -pair[1],

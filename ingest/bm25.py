@@ -68,8 +68,6 @@ RECONCILE_S = 2.0
 FULL_RECONCILE_S = 60.0
 #: FTS5's porter tokenizer leaves longer tokens unstemmed (``FTS5_PORTER_MAX_TOKEN``).
 PORTER_MAX_BYTES = 64
-#: Distinct sections whose term ids are kept (``ChunkBM25.section_terms``).
-SECTION_CACHE = 100_000
 #: Rows read per round trip when loading chunks.
 FETCH_ROWS = 5_000
 
@@ -224,7 +222,6 @@ class ChunkBM25:
         self._state: _State | None = None
         self._lock = threading.Lock()  # one sync at a time
         self._loading: threading.Thread | None = None
-        self._sections: dict[str, frozenset[int]] = {}
 
     # -- keeping in step with the catalog ---------------------------------------------------
 
@@ -250,22 +247,6 @@ class ChunkBM25:
             newest = int(session.execute(text("SELECT max(id) FROM chunks")).scalar_one() or 0)
             with self._lock:
                 self._sync(session, newest)
-
-    @property
-    def snapshot(self) -> _State | None:
-        """The replica as of its last sync, without asking the catalog (``None`` before it loads)."""
-        return self._state if self._loading is None else None
-
-    def section_terms(self, section: str) -> frozenset[int]:
-        """Term ids of the words of ``section`` (a heading path, a PDF page's title), cached: a
-        collection repeats a few thousand titles across all of its chunks."""
-        found = self._sections.get(section)
-        if found is None:
-            found = frozenset(self.terms.lookup(chunk_tokens(section)))
-            if len(self._sections) >= SECTION_CACHE:
-                self._sections.clear()
-            self._sections[section] = found
-        return found
 
     @property
     def rows(self) -> int:

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -66,15 +66,14 @@ class VectorHit:
 
 @dataclass(frozen=True)
 class KeywordHit:
-    """A BM25 match and where it lies (its document, first page, the document's content type and
-    the chunk's section), read in the same query so retrieval need not look it up again."""
+    """A BM25 match and where it lies (its document, first page and the document's content type),
+    read in the same query so retrieval need not look it up again."""
 
     chunk_id: str
     score: float
     document_id: str
     page_start: int
     content_type: str
-    section: str = ""
 
 
 class VectorIndex:
@@ -405,8 +404,7 @@ def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[
 
 def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Any]:
     """The chunks whose ``column`` is in ``values`` and whose document is ready, each as a row of
-    ``id, chunk_id, document_id, page_start, content_type, status, section``: where retrieval
-    candidates lie. The
+    ``id, chunk_id, document_id, page_start, content_type``: where retrieval candidates lie. The
     catalog is the source of truth for what can be returned (a vector of an interrupted ingest,
     or a keyword entry of a deleted document, has no row)."""
     if not values:
@@ -416,7 +414,7 @@ def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Se
     # planner scan every chunk of every ready document (26 ms at 50k chunks, against <1 ms).
     rows = session.execute(
         text(
-            "SELECT c.id, c.chunk_id, c.document_id, c.page_start, d.content_type, d.status, c.section "
+            "SELECT c.id, c.chunk_id, c.document_id, c.page_start, d.content_type, d.status "
             f"FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {match}"
         ),
         params,
@@ -450,33 +448,6 @@ class KeywordIndex:
     def warm(self, engine: Any) -> None:
         """Load the catalog's chunks into the in-memory replica now, on this thread."""
         self.replica(engine).warm(engine)
-
-    def section_scorer(self, session: Session, query: str) -> Callable[[str], float] | None:
-        """How much of ``query`` a chunk's section names (a heading path; a PDF page's inferred
-        title, such as "CONSOLIDATED BALANCE SHEETS"): the share of the query's indexed terms found
-        in it, each weighted by its BM25 idf over the chunks, in [0, 1]. ``None`` while the
-        in-memory replica loads, or when no query term is indexed. The idf is the replica's as of
-        its last sync: a weight, not a match, so a few new chunks do not matter."""
-        replica = self.replica(session.get_bind().engine)
-        state = replica.snapshot
-        if state is None:
-            return None
-        weights: dict[int, float] = {}
-        for term in replica.terms.lookup(query_terms(query)):
-            df = replica.document_frequency(state, term)
-            if df:
-                weights[term] = math.log(1 + (state.rows - df + 0.5) / (df + 0.5))
-        total = sum(weights.values())
-        if not total:
-            return None
-
-        def share(section: str) -> float:
-            if not section:
-                return 0.0
-            found = replica.section_terms(section)
-            return sum(weight for term, weight in weights.items() if term in found) / total
-
-        return share
 
     def _chunk_counts(self, session: Session, stems: set[str]) -> tuple[dict[str, int], int]:
         """Chunks containing each stem (FTS5's vocabulary), and ``max(chunks.id)``, about the
@@ -542,7 +513,7 @@ class KeywordIndex:
         """``ranked`` ``(chunks.id, score)`` as hits, in order, for chunks of ready documents."""
         by_id = {row[0]: row for row in place_chunks(session, "id", [row_id for row_id, _ in ranked])}
         return [
-            KeywordHit(row[1], score, row[2], row[3], row[4], row[6])
+            KeywordHit(row[1], score, row[2], row[3], row[4])  # chunk_id, document_id, page_start, content_type
             for row_id, score in ranked
             if (row := by_id.get(row_id)) is not None
         ]
@@ -583,7 +554,7 @@ class KeywordIndex:
                 params["pool"] = math.ceil(k * KEYWORD_OVERFETCH)
                 best = session.execute(
                     text(f"""
-                    SELECT c.chunk_id, -f.score AS score, c.document_id, c.page_start, d.content_type, c.section
+                    SELECT c.chunk_id, -f.score AS score, c.document_id, c.page_start, d.content_type
                     FROM (SELECT rowid, bm25(chunks_fts) AS score FROM chunks_fts
                           WHERE chunks_fts MATCH :match ORDER BY score LIMIT :pool) AS f
                     JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id
@@ -591,16 +562,16 @@ class KeywordIndex:
                     params,
                 ).all()
                 if len(best) == k:
-                    return [KeywordHit(row[0], float(row[1]), row[2], row[3], row[4], row[5]) for row in best]
+                    return [KeywordHit(row[0], float(row[1]), row[2], row[3], row[4]) for row in best]
             sql = f"""
-                SELECT c.chunk_id, -bm25(chunks_fts) AS score, c.document_id, c.page_start, d.content_type, c.section
+                SELECT c.chunk_id, -bm25(chunks_fts) AS score, c.document_id, c.page_start, d.content_type
                 FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
                 WHERE chunks_fts MATCH :match AND {where}
                 ORDER BY bm25(chunks_fts) LIMIT :k"""
         elif dialect == "postgresql":
             params["tsq"] = " | ".join(terms)
             sql = f"""
-                SELECT c.chunk_id, ts_rank_cd(c.tsv, q) AS score, c.document_id, c.page_start, d.content_type, c.section
+                SELECT c.chunk_id, ts_rank_cd(c.tsv, q) AS score, c.document_id, c.page_start, d.content_type
                 FROM chunks c JOIN documents d ON d.id = c.document_id,
                      to_tsquery('english', :tsq) AS q
                 WHERE c.tsv @@ q AND {where}
@@ -608,7 +579,7 @@ class KeywordIndex:
         else:
             raise IndexError_(f"no keyword index for the {dialect} dialect")
         rows = session.execute(text(sql), params).all()
-        return [KeywordHit(row[0], float(row[1]), row[2], row[3], row[4], row[5]) for row in rows]
+        return [KeywordHit(row[0], float(row[1]), row[2], row[3], row[4]) for row in rows]
 
 
 MAX_TERM_CHARS = 64

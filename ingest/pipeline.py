@@ -358,8 +358,6 @@ class IngestPipeline:
                 if self.contextual
                 else [""] * len(specs)
             )
-            if parsed.page_titles:  # inferred, not marked up: shown and ranked on, not embedded
-                sections = [s or parsed.page_titles[c.page_start - 1] for s, c in zip(sections, specs, strict=True)]
             terms = document_terms(document_card(context, text))
         except ParseError as exc:
             self._forget(job_id)

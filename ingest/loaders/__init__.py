@@ -57,14 +57,12 @@ class Heading:
 @dataclass
 class ParsedDocument:
     """Page texts of one file (``pages[0]`` is page 1); text formats are a single page.
-    ``headings`` are in reading order (empty for formats without them, such as PDF and TXT).
-    ``page_titles[i]`` is page i+1's inferred title, "" for none (PDF only; ``ingest.loaders.pdf``)."""
+    ``headings`` are in reading order (empty for formats without them, such as PDF and TXT)."""
 
     pages: list[str]
     pages_without_text: int = 0
     title: str | None = None
     headings: list[Heading] = field(default_factory=list)
-    page_titles: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -181,27 +181,3 @@ def test_a_pdf_page_gives_one_result_and_a_text_file_several(settings: Settings,
         assert sum(r.filename == "dredging-notes.md" for r in results) >= 3, mode
         plain = retriever.retrieve("north channel dredged depth", k=12, mode=mode, one_per_page=False).results  # type: ignore[arg-type]
         assert sum(r.filename == "dredging.pdf" and r.page_start == 1 for r in plain) >= 2, mode  # the recipe's top-k
-
-
-def test_a_pdf_page_title_is_the_chunks_section_and_lifts_them_for_a_question_naming_it(
-    settings: Settings, embedder: Any, tmp_path: Path
-) -> None:
-    """Two pages with the same body under different titles: the title is stored as each chunk's
-    section (not embedded: the contexts are equal), and a question naming it ranks that page's
-    chunks above their twins."""
-    pipeline, retriever = ingest_stack(settings, embedder)
-    body = " ".join(
-        f"Line {i}: cash, receivables and inventories were reported at {100 + i} million." for i in range(15)
-    )
-    titles = ["CONSOLIDATED BALANCE SHEETS", "Notes to the Financial Statements"]
-    pdf = make_pdf(tmp_path / "statements.pdf", [f"{t}\n{body}" for t in titles])
-    assert pipeline.run(pipeline.register(pdf, pdf.name).id).status == "done"
-    with pipeline.session_factory() as session:
-        chunks = session.scalars(select(Chunk).order_by(Chunk.ordinal)).all()
-    assert {(c.page_start, c.section) for c in chunks} == {(1, titles[0]), (2, titles[1])}
-    assert len({c.context for c in chunks}) == 1 and "BALANCE" not in chunks[0].context
-    results = retriever.retrieve("inventories on the balance sheets", k=len(chunks), one_per_page=False).results
-    score = {(r.page_start, r.text.removeprefix(titles[r.page_start - 1]).strip()): r.score for r in results}
-    twins = [text for page, text in score if page == 1 and (2, text) in score]
-    assert twins and all(score[(1, text)] > score[(2, text)] for text in twins)
-    assert results[0].section == titles[0]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import ParseError, content_type_for, parse_isolated
-from ingest.loaders.pdf import load_pdf, page_titles
 from ingest.loaders.text import decode_text
 from tests.fixtures.pdfgen import make_pdf, write_pdf
 
@@ -183,29 +182,3 @@ def test_a_decompression_bomb_fails_its_own_parse_and_nothing_else(tmp_path: Pat
     # the parent is untouched and the next parse works
     ok = make_pdf(tmp_path / "fine.pdf", ["Still parsing after the bomb."])
     assert "Still parsing" in parse_isolated(ok, "application/pdf", timeout_s=60, memory_mb=768).pages[0]
-
-
-def test_pdf_page_titles_skip_running_headers_and_table_headings() -> None:
-    header = "ACME Corp | Annual Report 2023"
-    pages = [
-        f"{header}\nCONSOLIDATED BALANCE SHEETS\n(In millions)\n2023 2022\nCash and cash equivalents 1,200 1,100",
-        f"{header}\nConsolidated Statements of Cash Flows\nYears Ended December 31, 2023\nNet income 500 450",
-        f"{header}\nwe describe our risks below. Demand for widgets may fall when rates rise.\nMore prose.",
-        f"{header}\nItem 7. Management's Discussion and Analysis\nRevenue grew in every region.",
-    ]
-    assert page_titles(pages) == [
-        "CONSOLIDATED BALANCE SHEETS",
-        "Consolidated Statements of Cash Flows",
-        "",  # prose only: no title
-        "Item 7. Management's Discussion and Analysis",
-    ]
-
-
-def test_pdf_page_titles_come_out_of_the_parse(tmp_path: Path) -> None:
-    pages = ["CONSOLIDATED BALANCE SHEETS\n" + "Property, plant and equipment, net 9,000. " * 40, "Plain prose. " * 10]
-    parsed = load_pdf(make_pdf(tmp_path / "statements.pdf", pages))
-    assert parsed.page_titles == ["CONSOLIDATED BALANCE SHEETS", ""]
-    assert parse_isolated(tmp_path / "statements.pdf", "application/pdf", timeout_s=60, memory_mb=768).page_titles == [
-        "CONSOLIDATED BALANCE SHEETS",
-        "",
-    ]

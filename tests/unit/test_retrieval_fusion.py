@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.chat.prompt import build_request, format_passages, standalone_query
-from api.retrieval import DOCUMENT_PRIOR_WEIGHT, TITLE_WEIGHT, Retriever, _Place, convex_combination
+from api.retrieval import DOCUMENT_PRIOR_WEIGHT, Retriever, _Place, convex_combination
 from api.schemas import Source
 from ingest.index import query_terms
 
@@ -43,25 +43,6 @@ def test_the_document_prior_reorders_the_fused_top_and_leaves_the_tail_alone() -
     assert "c0" not in {c for c, _ in Retriever._choose(ranked, placed, 10, prior, prior_depth=40)}
 
 
-def test_a_section_naming_the_question_lifts_its_chunks_within_the_fused_top() -> None:
-    # 60 fused candidates of one PDF, a page each; pages 5 and 50 are titled "CONSOLIDATED BALANCE
-    # SHEETS", and the scorer gives that title 0.5 (half the query's idf), every other section 0
-    ranked = [(f"c{i}", 1.0 - i / 100) for i in range(60)]
-    title = "CONSOLIDATED BALANCE SHEETS"
-    placed = {
-        c: _Place("doc", i + 1, "application/pdf", title if i in (4, 49) else f"Note {i}")
-        for i, (c, _) in enumerate(ranked)
-    }
-    chosen = Retriever._choose(ranked, placed, 5, {"doc": 0.5}, 40, titles=lambda s: 0.5 if s == title else 0.0)
-    assert chosen[0] == ("c4", pytest.approx(0.96 + DOCUMENT_PRIOR_WEIGHT * 0.5 + TITLE_WEIGHT * 0.5))
-    assert [c for c, _ in chosen[1:]] == ["c0", "c1", "c2", "c3"]  # c49 lies past the depth
-
-    def scores(depth: int) -> dict[str, float]:
-        return dict(Retriever._choose(ranked, placed, 60, {}, depth, titles=lambda s: float(s == title)))
-
-    assert scores(60)["c49"] == pytest.approx(0.51 + TITLE_WEIGHT) and scores(40)["c49"] == pytest.approx(0.51)
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
     seed: int, monkeypatch: pytest.MonkeyPatch
@@ -70,16 +51,14 @@ def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
 
     rng = random.Random(seed)
     # 200 fused candidates over 6 PDFs of 8 pages each (so pages repeat), 30 % of them
-    # unplaceable (deleted, or of a document not ready), a prior over two documents and a
-    # section match over two of three sections.
+    # unplaceable (deleted, or of a document not ready), and a prior over two documents.
     ranked = sorted(((f"c{i}", rng.random()) for i in range(200)), key=lambda pair: -pair[1])
     where = {
-        f"c{i}": _Place(f"d{rng.randrange(6)}", rng.randrange(1, 9), "application/pdf", rng.choice("ABC"))
+        f"c{i}": _Place(f"d{rng.randrange(6)}", rng.randrange(1, 9), "application/pdf")
         for i in range(200)
         if rng.random() > 0.3
     }
     prior = {"d1": rng.random(), "d4": rng.random()}
-    title_share = {"A": rng.random(), "B": rng.random(), "C": 0.0}  # sections "A" and "B" name the query
     asked: list[str] = []
 
     def place(session: object, chunk_ids: list[str]) -> dict[str, _Place]:
@@ -89,17 +68,8 @@ def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
     monkeypatch.setattr(Retriever, "_place", staticmethod(place))
     retriever = Retriever.__new__(Retriever)
     k = rng.choice([3, 8, 10])
-    lazy = retriever._place_and_choose(
-        None,  # type: ignore[arg-type]
-        ranked,
-        {},
-        k,
-        prior,
-        40,
-        titles=title_share.__getitem__,
-        one_per_page=True,
-    )
-    assert lazy == Retriever._choose(ranked, where, k, prior, 40, titles=title_share.__getitem__)
+    lazy = retriever._place_and_choose(None, ranked, {}, k, prior, 40, one_per_page=True)  # type: ignore[arg-type]
+    assert lazy == Retriever._choose(ranked, where, k, prior, 40)
     assert len(lazy) == k and len(set(asked)) < len(ranked)
 
 
