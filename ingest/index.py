@@ -404,7 +404,8 @@ def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[
 
 def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Any]:
     """The chunks whose ``column`` is in ``values`` and whose document is ready, each as a row of
-    ``id, chunk_id, document_id, page_start, content_type``: where retrieval candidates lie. The
+    ``id, chunk_id, document_id, page_start, content_type, status``: where retrieval candidates
+    lie. The
     catalog is the source of truth for what can be returned (a vector of an interrupted ingest,
     or a keyword entry of a deleted document, has no row)."""
     if not values:
@@ -623,7 +624,7 @@ class _Cards:
     signature: tuple[Any, ...]
     postings: dict[str, list[tuple[str, int]]]  # term -> [(document id, tf)]
     documents: dict[str, tuple[int, int]]  # document id -> (collection id, length in terms)
-    #: per searched collection (None: all): (number of documents, average length), filled lazily
+    #: per collection, and for all (None): (number of documents, average length in terms)
     stats: dict[int | None, tuple[int, float]]
 
 
@@ -688,14 +689,9 @@ class DocumentKeywordIndex:
         if not terms:
             return {}
         cards = self._current(session)
-        stats = cards.stats.get(collection_id)
-        if stats is None:
-            lengths = [n for c, n in cards.documents.values() if collection_id is None or c == collection_id]
-            stats = cards.stats[collection_id] = (len(lengths), (sum(lengths) / len(lengths)) if lengths else 0.0)
-        n_docs, avg = stats
+        n_docs, avg = cards.stats.get(collection_id, (0, 0.0))
         if not n_docs:
             return {}
-        avg = avg or 1.0
         wanted = set(document_ids) if document_ids else None
         scores: dict[str, float] = {}
         ceiling = 0.0
@@ -744,7 +740,12 @@ class DocumentKeywordIndex:
             for document_id, term, tf in session.execute(text("SELECT document_id, term, tf FROM document_terms")):
                 if document_id in documents:
                     postings.setdefault(term, []).append((document_id, tf))
-            self._cards = _Cards(signature, postings, documents, {})
+            lengths: dict[int | None, list[int]] = {None: []}
+            for collection_id, length in documents.values():
+                lengths[None].append(length)
+                lengths.setdefault(collection_id, []).append(length)
+            stats = {c: (len(ls), sum(ls) / len(ls)) for c, ls in lengths.items() if ls}
+            self._cards = _Cards(signature, postings, documents, stats)
             return self._cards
 
     @staticmethod

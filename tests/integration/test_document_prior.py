@@ -77,7 +77,7 @@ def test_the_prior_is_bm25_over_the_cards_of_ready_documents(catalog_url: str) -
 
     with factory() as session:  # a collection without documents has no prior
         assert index.scores(session, query, collection_id=ids["other"]) == {}
-        chosen = [d for (d,) in session.execute(select(Document.id).where(Document.filename == "intel.pdf"))]
+        chosen = list(session.scalars(select(Document.id).where(Document.filename == "intel.pdf")))
         scoped = index.scores(session, query, collection_id=ids["filings"], document_ids=chosen)
     assert _by_name(factory, scoped) == {"intel.pdf": got["intel.pdf"]}  # statistics stay the collection's
 
