@@ -3,7 +3,8 @@
 Encrypted files open when the empty password works (AES needs ``pypdf[crypto]``); others fail with
 ``password_required``. Pages without a text layer are counted, never invented. pypdf's array limit
 is raised (some real 10-Q filings exceed 100,000 elements) — safe because this runs under the
-isolated parse's memory limit.
+isolated parse's memory limit. Content streams are tokenized by ``ingest.loaders.pdf_content``
+(pypdf's objects from pypdf's constructors, about a third less parse time).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def load_pdf(path: Path, progress: ProgressFn | None = None) -> ParsedDocument:
     import pypdf
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
+    from ingest.loaders import pdf_content
+
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    pdf_content.install()
     pypdf.overwrite_configuration(array_maximum_element_count=ARRAY_LIMIT, dictionary_maximum_element_count=DICT_LIMIT)
     try:
         reader = pypdf.PdfReader(path)

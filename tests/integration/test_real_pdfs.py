@@ -86,3 +86,35 @@ def test_password_protected_pdf_fails_with_a_clear_reason(make_client: Any, sett
     client = make_client(settings)
     job = upload(client, Path(shared_data("pdfs", "encrypted_userpw_libreoffice.pdf")))[0]
     assert job["status"] == "failed" and "password required" in job["error"]
+
+
+def _load(path: Path) -> Any:
+    """What ``load_pdf`` makes of ``path``: its pages, title and empty-page count, or its error code."""
+    from ingest.loaders import ParseError
+    from ingest.loaders.pdf import load_pdf
+
+    try:
+        parsed = load_pdf(path)
+    except ParseError as exc:
+        return exc.code
+    return parsed.pages, parsed.title, parsed.pages_without_text
+
+
+def test_every_corpus_pdf_reads_the_same_with_pypdfs_own_content_stream_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ingest.loaders.pdf_content`` must change speed only: every page of every corpus PDF (and a
+    real 10-Q) extracts to the same text, and every unreadable file fails with the same reason, as
+    with pypdf's own tokenizer."""
+    from pypdf.generic import ContentStream
+
+    from ingest.loaders import pdf_content
+
+    paths = sorted(shared_data("pdfs").glob("*.pdf"))
+    paths.append(shared_data("qa", "docugami_sec10q", "docs", "2022 Q3 AAPL.pdf"))
+    ours = {path.name: _load(path) for path in paths}
+    assert pdf_content.installed()
+    monkeypatch.setattr(ContentStream, "_parse_content_stream", pdf_content.pypdf_parser())
+    for path in paths:
+        assert _load(path) == ours[path.name], path.name
+    assert sum(len(read[0]) for read in ours.values() if isinstance(read, tuple)) > 1000

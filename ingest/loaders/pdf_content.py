@@ -1,0 +1,269 @@
+"""A faster tokenizer for PDF content streams, producing exactly what pypdf's own produces.
+
+Why: parsing is what an ingest adds on top of embedding (issue #3), and about 60 % of pypdf's
+``extract_text`` is ``ContentStream._parse_content_stream``, which reads the stream one byte at a
+time through ``BytesIO`` (``read_object``, ``read_non_whitespace``, ``read_until_regex``). This
+module reads the common tokens of a content stream — operators, numbers, names, literal and hex
+strings, and arrays of those (``TJ``) — with one compiled regular expression over the whole stream,
+and builds the same pypdf objects from the same bytes with pypdf's own constructors
+(``NumberObject``, ``FloatObject``, ``NameObject``, ``create_string_object``, ``ArrayObject``).
+Everything else — dictionaries, escaped or nested strings, comments inside arrays, inline images,
+long or odd tokens, anything malformed — is handed to pypdf's ``read_object`` (or
+``_read_inline_image``) at the same position, so pypdf keeps deciding every case this module does not
+claim, including the errors it raises. A stream that holds anything shaped like an indirect
+reference (``1 0 R``) is left to pypdf whole.
+
+pypdf's parsing budget (``stream_parsing_work_maximum_count``, its defence against hostile streams)
+is charged the same amounts: one per operand and operator, two per inline image, one per array
+element, and ``array_maximum_element_count`` holds per array.
+
+:func:`install` swaps the method in; ``ingest.loaders.pdf`` calls it in the isolated parse child,
+so the server process never runs patched pypdf. ``tests/unit/test_pdf_content.py`` checks that the
+operations equal pypdf's on crafted edge cases, and ``tests/integration/test_real_pdfs.py`` that
+every page of the shared corpus extracts the same text either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from io import BytesIO
+from typing import Any
+
+__all__ = ["install", "installed", "parse_content_stream", "pypdf_parser"]
+
+logger = logging.getLogger(__name__)
+
+# pypdf's whitespace between top-level tokens (``pypdf._utils.WHITESPACES``) and inside arrays
+# (those plus anything ``bytes.isspace`` accepts, i.e. also \x0b).
+_TOP_SPACE = rb"[\x00\t\n\x0c\r ]*"
+_ARRAY_SPACE = rb"[\x00\t\n\x0b\x0c\r ]*"
+# A token runs until one of pypdf's delimiters (``NameObject.delimiter_pattern``: regex \s and
+# ``()<>[]{}/%``); \x00 is not one of them.
+_REGULAR = rb"[^\t\n\x0b\x0c\r ()<>\[\]{}/%]"
+# pypdf starts a number at 0-9 + - . and continues it over [+-.0-9], a class that, written as pypdf
+# writes it (``[^+-.0-9]``), also holds the comma.
+_NUMBER = rb"[0-9+\-.][+,\-.0-9]*"
+_STRING = rb"\((?P<str>[^()\\]*)\)"  # a literal string without escapes or nested parentheses
+_HEX = rb"<(?P<hex>[0-9A-Fa-f\x00\t\n\x0c\r ]*)>"
+
+
+def _alternatives(space: bytes, *tokens: bytes) -> re.Pattern[bytes]:
+    """Optional ``space``, then the first of ``tokens`` (named groups) that matches."""
+    return re.compile(space + b"(?:" + b"|".join(tokens) + b")")
+
+
+_TOP = _alternatives(
+    _TOP_SPACE,
+    rb"(?P<op>[A-Za-z'\"]" + _REGULAR + rb"*)",
+    rb"(?P<num>" + _NUMBER + rb")",
+    rb"(?P<name>/" + _REGULAR + rb"*)",
+    _STRING,
+    _HEX,
+    rb"(?P<arr>\[)",
+    rb"(?P<end>\Z)",
+    rb"(?P<other>[^\x00\t\n\x0c\r ])",  # any other byte: pypdf reads it (or rejects it)
+)
+_ITEM = _alternatives(
+    _ARRAY_SPACE,
+    rb"(?P<num>" + _NUMBER + rb")",
+    _STRING,
+    _HEX,
+    rb"(?P<name>/" + _REGULAR + rb"*)",
+    rb"(?P<close>\])",
+    rb"(?P<other>)",  # anything else: pypdf reads the whole array
+)
+_HEX_SPACE = re.compile(rb"[\x00\t\n\x0c\r ]")
+_COMMENT_END = re.compile(rb"[\r\n]")
+_INDIRECT = re.compile(rb"\d\s+\d+\s+R[^a-zA-Z]")
+
+# Tokens shorter than these are read whole by pypdf too (its reads stop 16 bytes past a limit, and a
+# number is taken from a 20-byte peek); anything longer is left to pypdf.
+_MAX_OPERATOR = 100
+_MAX_NAME = 4000
+_MAX_NUMBER = 18
+
+_original: Any = None
+
+
+def _name(token: bytes) -> Any:
+    """The ``NameObject`` for ``token``, or None when pypdf must read it (``#`` escapes, non-UTF-8)."""
+    from pypdf.generic import NameObject
+
+    if b"#" in token or len(token) > _MAX_NAME:
+        return None
+    try:
+        return NameObject(token.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+def _hex(digits: bytes) -> bytes:
+    """The bytes of a hex string's digits as pypdf reads them: whitespace skipped, an odd last
+    digit padded with 0."""
+    digits = _HEX_SPACE.sub(b"", digits)
+    if len(digits) % 2:
+        digits += b"0"
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def parse_content_stream(self: Any, stream: BytesIO) -> None:
+    """Drop-in for ``pypdf.generic.ContentStream._parse_content_stream``: append the stream's
+    ``(operands, operator)`` pairs to ``self._operations``, equal to what pypdf's own method appends.
+
+    Raises what pypdf raises for the same stream (``LimitReachedError`` past the parsing budget,
+    ``PdfReadError``/``PdfStreamError`` for malformed tokens), because pypdf reads every case this
+    tokenizer does not claim."""
+    from pypdf._configuration import get_configuration
+    from pypdf.errors import LimitReachedError
+    from pypdf.generic import ArrayObject, FloatObject, NumberObject
+    from pypdf.generic._data_structures import read_object
+    from pypdf.generic._utils import StreamParsingBudget, create_string_object
+
+    data = stream.getvalue()
+    operations = self._operations
+    if _INDIRECT.search(data):  # pypdf reads references (and fails on them): leave it the stream
+        pypdf_parser()(self, stream)
+        return
+    config = get_configuration()
+    budget = StreamParsingBudget(remaining_budget=config.stream_parsing_work_maximum_count)
+    array_limit = config.array_maximum_element_count
+    encoding = self.forced_encoding
+    operands: list[Any] = []
+    top = _TOP.match
+    item = _ITEM.match
+    size = len(data)
+    pos = 0
+
+    def spend(amount: int) -> None:
+        budget.remaining_budget -= amount
+        if budget.remaining_budget < 0:
+            raise LimitReachedError("Reached maximum number of tokens per stream.")
+
+    def delegated(at: int) -> tuple[Any, int]:
+        """pypdf's own reading of the operand at ``at``, and the position after it."""
+        stream.seek(at)
+        value = read_object(stream, None, encoding, parsing_budget=budget)
+        return value, stream.tell()
+
+    def array(at: int) -> tuple[Any, int]:
+        """The array opening at ``at`` (its ``[``), read here when all its items are simple."""
+        values = ArrayObject()
+        append = values.append
+        cursor = at + 1
+        while True:
+            found: Any = item(data, cursor)  # never None: the last alternative is empty
+            kind = found.lastgroup
+            if kind == "num":
+                token = found[kind]
+                if len(token) > _MAX_NUMBER or found.end() == size:
+                    return delegated(at)
+                append(FloatObject(token) if b"." in token else NumberObject(token))
+            elif kind == "str":
+                append(create_string_object(found[kind], encoding))
+            elif kind == "hex":
+                append(create_string_object(_hex(found[kind]), encoding))
+            elif kind == "close":
+                break
+            elif kind == "name" and (name := _name(found[kind])) is not None:
+                append(name)
+            else:  # a comment, null, a nested array, a dictionary, …: pypdf reads the whole array
+                return delegated(at)
+            cursor = found.end()
+        if len(values) > array_limit:
+            raise LimitReachedError("Reached maximum array element count.")
+        spend(len(values))
+        return values, found.end()
+
+    left = budget.remaining_budget  # pypdf's budget, kept in a local while this loop charges it
+    while True:
+        found: Any = top(data, pos)  # never None: ``other`` takes any byte, ``end`` the end
+        kind = found.lastgroup
+        if kind == "num":
+            token = found[kind]
+            left -= 1
+            if len(token) <= _MAX_NUMBER and found.end() < size:
+                operands.append(FloatObject(token) if b"." in token else NumberObject(token))
+                pos = found.end()
+            else:
+                budget.remaining_budget = left
+                value, pos = delegated(found.start(kind))
+                left = budget.remaining_budget
+                operands.append(value)
+        elif kind == "op":
+            token = found[kind]
+            if len(token) > _MAX_OPERATOR:  # near pypdf's length limit: pypdf reads the stream
+                del operations[:]
+                stream.seek(0)
+                pypdf_parser()(self, stream)
+                return
+            if token == b"BI":
+                assert operands == []  # as pypdf asserts
+                budget.remaining_budget = left - 2
+                stream.seek(found.end())
+                operations.append((self._read_inline_image(stream, parsing_budget=budget), b"INLINE IMAGE"))
+                pos = stream.tell()
+                left = budget.remaining_budget
+            else:
+                left -= 1
+                operations.append((operands, token))
+                operands = []
+                pos = found.end()
+        elif kind == "hex":
+            left -= 1
+            operands.append(create_string_object(_hex(found[kind]), encoding))
+            pos = found.end()
+        elif kind == "str":
+            left -= 1
+            operands.append(create_string_object(found[kind], encoding))
+            pos = found.end()
+        elif kind == "name":
+            left -= 1
+            name = _name(found[kind])
+            if name is not None:
+                operands.append(name)
+                pos = found.end()
+            else:
+                budget.remaining_budget = left
+                value, pos = delegated(found.start(kind))
+                left = budget.remaining_budget
+                operands.append(value)
+        elif kind == "arr":
+            budget.remaining_budget = left - 1
+            value, pos = array(found.start(kind))
+            left = budget.remaining_budget
+            operands.append(value)
+        elif kind == "end":
+            break
+        elif found[kind] == b"%":  # a comment: skipped past its line end
+            line_end = _COMMENT_END.search(data, found.start(kind))
+            pos = size if line_end is None else line_end.end()
+        else:  # a dictionary, an escaped string, a malformed byte, …: pypdf decides
+            budget.remaining_budget = left - 1
+            value, pos = delegated(found.start(kind))
+            left = budget.remaining_budget
+            operands.append(value)
+        if left < 0:
+            raise LimitReachedError("Reached maximum number of tokens per stream.")
+
+
+def install() -> None:
+    """Use :func:`parse_content_stream` for every ``ContentStream`` in this process (idempotent)."""
+    global _original
+    from pypdf.generic import ContentStream
+
+    if _original is None:
+        _original = ContentStream._parse_content_stream
+        ContentStream._parse_content_stream = parse_content_stream  # type: ignore[method-assign,assignment]
+
+
+def pypdf_parser() -> Any:
+    """pypdf's own ``ContentStream._parse_content_stream``, installed or not."""
+    from pypdf.generic import ContentStream
+
+    return _original if _original is not None else ContentStream._parse_content_stream
+
+
+def installed() -> bool:
+    """Whether :func:`install` has run in this process."""
+    return _original is not None
