@@ -405,9 +405,8 @@ def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[
 def place_chunks(session: Session, column: Literal["id", "chunk_id"], values: Sequence[Any]) -> list[Any]:
     """The chunks whose ``column`` is in ``values`` and whose document is ready, each as a row of
     ``id, chunk_id, document_id, page_start, content_type, status``: where retrieval candidates
-    lie. The
-    catalog is the source of truth for what can be returned (a vector of an interrupted ingest,
-    or a keyword entry of a deleted document, has no row)."""
+    lie. The catalog is the source of truth for what can be returned (a vector of an interrupted
+    ingest, or a keyword entry of a deleted document, has no row)."""
     if not values:
         return []
     match, params = in_values(session, f"c.{column}", values)

@@ -25,14 +25,17 @@ every page of the shared corpus extracts the same text either way.
 
 from __future__ import annotations
 
-import logging
 import re
 from io import BytesIO
 from typing import Any
 
-__all__ = ["install", "installed", "parse_content_stream", "pypdf_parser"]
+from pypdf._configuration import get_configuration
+from pypdf.errors import LimitReachedError
+from pypdf.generic import ArrayObject, ContentStream, FloatObject, NameObject, NumberObject
+from pypdf.generic._data_structures import read_object
+from pypdf.generic._utils import StreamParsingBudget, create_string_object
 
-logger = logging.getLogger(__name__)
+__all__ = ["install", "installed", "parse_content_stream", "pypdf_parser"]
 
 # pypdf's whitespace between top-level tokens (``pypdf._utils.WHITESPACES``) and inside arrays
 # (those plus anything ``bytes.isspace`` accepts, i.e. also \x0b).
@@ -86,10 +89,16 @@ _MAX_NUMBER = 18
 _original: Any = None
 
 
+def _number(token: bytes, end: int, size: int) -> Any:
+    """The number ``token`` (ending at ``end`` of a ``size``-byte stream) as pypdf builds it, or
+    None when pypdf must read it: too long for its 20-byte peek, or running to the stream's end."""
+    if len(token) > _MAX_NUMBER or end == size:
+        return None
+    return FloatObject(token) if b"." in token else NumberObject(token)
+
+
 def _name(token: bytes) -> Any:
     """The ``NameObject`` for ``token``, or None when pypdf must read it (``#`` escapes, non-UTF-8)."""
-    from pypdf.generic import NameObject
-
     if b"#" in token or len(token) > _MAX_NAME:
         return None
     try:
@@ -107,6 +116,38 @@ def _hex(digits: bytes) -> bytes:
     return bytes.fromhex(digits.decode("ascii"))
 
 
+def _array(data: bytes, at: int, encoding: Any) -> tuple[Any, int] | None:
+    """The array whose ``[`` is at ``at`` in ``data`` and the position after its ``]``, when every
+    item is simple; None when pypdf must read it (a comment, null, a nested array, a dictionary,
+    no ``]``…). Raises ``LimitReachedError`` past pypdf's array element limit."""
+    values = ArrayObject()
+    append = values.append
+    size = len(data)
+    cursor = at + 1
+    while True:
+        found: Any = _ITEM.match(data, cursor)  # never None: the last alternative is empty
+        kind = found.lastgroup
+        if kind == "close":
+            break
+        if kind == "num":
+            value = _number(found[kind], found.end(), size)
+        elif kind == "str":
+            value = create_string_object(found[kind], encoding)
+        elif kind == "hex":
+            value = create_string_object(_hex(found[kind]), encoding)
+        elif kind == "name":
+            value = _name(found[kind])
+        else:
+            return None
+        if value is None:
+            return None
+        append(value)
+        cursor = found.end()
+    if len(values) > get_configuration().array_maximum_element_count:
+        raise LimitReachedError("Reached maximum array element count.")
+    return values, found.end()
+
+
 def parse_content_stream(self: Any, stream: BytesIO) -> None:
     """Drop-in for ``pypdf.generic.ContentStream._parse_content_stream``: append the stream's
     ``(operands, operator)`` pairs to ``self._operations``, equal to what pypdf's own method appends.
@@ -114,83 +155,23 @@ def parse_content_stream(self: Any, stream: BytesIO) -> None:
     Raises what pypdf raises for the same stream (``LimitReachedError`` past the parsing budget,
     ``PdfReadError``/``PdfStreamError`` for malformed tokens), because pypdf reads every case this
     tokenizer does not claim."""
-    from pypdf._configuration import get_configuration
-    from pypdf.errors import LimitReachedError
-    from pypdf.generic import ArrayObject, FloatObject, NumberObject
-    from pypdf.generic._data_structures import read_object
-    from pypdf.generic._utils import StreamParsingBudget, create_string_object
-
     data = stream.getvalue()
     operations = self._operations
     if _INDIRECT.search(data):  # pypdf reads references (and fails on them): leave it the stream
         pypdf_parser()(self, stream)
         return
-    config = get_configuration()
-    budget = StreamParsingBudget(remaining_budget=config.stream_parsing_work_maximum_count)
-    array_limit = config.array_maximum_element_count
+    budget = StreamParsingBudget(remaining_budget=get_configuration().stream_parsing_work_maximum_count)
     encoding = self.forced_encoding
     operands: list[Any] = []
-    top = _TOP.match
-    item = _ITEM.match
     size = len(data)
     pos = 0
-
-    def spend(amount: int) -> None:
-        budget.remaining_budget -= amount
-        if budget.remaining_budget < 0:
-            raise LimitReachedError("Reached maximum number of tokens per stream.")
-
-    def delegated(at: int) -> tuple[Any, int]:
-        """pypdf's own reading of the operand at ``at``, and the position after it."""
-        stream.seek(at)
-        value = read_object(stream, None, encoding, parsing_budget=budget)
-        return value, stream.tell()
-
-    def array(at: int) -> tuple[Any, int]:
-        """The array opening at ``at`` (its ``[``), read here when all its items are simple."""
-        values = ArrayObject()
-        append = values.append
-        cursor = at + 1
-        while True:
-            found: Any = item(data, cursor)  # never None: the last alternative is empty
-            kind = found.lastgroup
-            if kind == "num":
-                token = found[kind]
-                if len(token) > _MAX_NUMBER or found.end() == size:
-                    return delegated(at)
-                append(FloatObject(token) if b"." in token else NumberObject(token))
-            elif kind == "str":
-                append(create_string_object(found[kind], encoding))
-            elif kind == "hex":
-                append(create_string_object(_hex(found[kind]), encoding))
-            elif kind == "close":
-                break
-            elif kind == "name" and (name := _name(found[kind])) is not None:
-                append(name)
-            else:  # a comment, null, a nested array, a dictionary, …: pypdf reads the whole array
-                return delegated(at)
-            cursor = found.end()
-        if len(values) > array_limit:
-            raise LimitReachedError("Reached maximum array element count.")
-        spend(len(values))
-        return values, found.end()
-
     left = budget.remaining_budget  # pypdf's budget, kept in a local while this loop charges it
     while True:
-        found: Any = top(data, pos)  # never None: ``other`` takes any byte, ``end`` the end
+        found: Any = _TOP.match(data, pos)  # never None: ``other`` takes any byte, ``end`` the end
         kind = found.lastgroup
-        if kind == "num":
-            token = found[kind]
-            left -= 1
-            if len(token) <= _MAX_NUMBER and found.end() < size:
-                operands.append(FloatObject(token) if b"." in token else NumberObject(token))
-                pos = found.end()
-            else:
-                budget.remaining_budget = left
-                value, pos = delegated(found.start(kind))
-                left = budget.remaining_budget
-                operands.append(value)
-        elif kind == "op":
+        if kind == "end":
+            break
+        if kind == "op":
             token = found[kind]
             if len(token) > _MAX_OPERATOR:  # near pypdf's length limit: pypdf reads the stream
                 del operations[:]
@@ -209,39 +190,32 @@ def parse_content_stream(self: Any, stream: BytesIO) -> None:
                 operations.append((operands, token))
                 operands = []
                 pos = found.end()
-        elif kind == "hex":
-            left -= 1
-            operands.append(create_string_object(_hex(found[kind]), encoding))
-            pos = found.end()
-        elif kind == "str":
-            left -= 1
-            operands.append(create_string_object(found[kind], encoding))
-            pos = found.end()
-        elif kind == "name":
-            left -= 1
-            name = _name(found[kind])
-            if name is not None:
-                operands.append(name)
-                pos = found.end()
-            else:
-                budget.remaining_budget = left
-                value, pos = delegated(found.start(kind))
-                left = budget.remaining_budget
-                operands.append(value)
-        elif kind == "arr":
-            budget.remaining_budget = left - 1
-            value, pos = array(found.start(kind))
-            left = budget.remaining_budget
-            operands.append(value)
-        elif kind == "end":
-            break
-        elif found[kind] == b"%":  # a comment: skipped past its line end
+        elif kind == "other" and found[kind] == b"%":  # a comment: skipped past its line end
             line_end = _COMMENT_END.search(data, found.start(kind))
             pos = size if line_end is None else line_end.end()
-        else:  # a dictionary, an escaped string, a malformed byte, …: pypdf decides
-            budget.remaining_budget = left - 1
-            value, pos = delegated(found.start(kind))
-            left = budget.remaining_budget
+        else:  # an operand
+            left -= 1
+            value: Any = None
+            after = found.end()
+            if kind == "num":
+                value = _number(found[kind], found.end(), size)
+            elif kind == "hex":
+                value = create_string_object(_hex(found[kind]), encoding)
+            elif kind == "str":
+                value = create_string_object(found[kind], encoding)
+            elif kind == "name":
+                value = _name(found[kind])
+            elif kind == "arr" and (read := _array(data, found.start(kind), encoding)) is not None:
+                value, after = read
+                left -= len(value)  # one per item, as pypdf charges
+            if value is None:  # a dictionary, an escaped string, a malformed byte, …: pypdf decides
+                budget.remaining_budget = left
+                stream.seek(found.start(kind))
+                value = read_object(stream, None, encoding, parsing_budget=budget)
+                pos = stream.tell()
+                left = budget.remaining_budget
+            else:
+                pos = after
             operands.append(value)
         if left < 0:
             raise LimitReachedError("Reached maximum number of tokens per stream.")
@@ -250,8 +224,6 @@ def parse_content_stream(self: Any, stream: BytesIO) -> None:
 def install() -> None:
     """Use :func:`parse_content_stream` for every ``ContentStream`` in this process (idempotent)."""
     global _original
-    from pypdf.generic import ContentStream
-
     if _original is None:
         _original = ContentStream._parse_content_stream
         ContentStream._parse_content_stream = parse_content_stream  # type: ignore[method-assign,assignment]
@@ -259,8 +231,6 @@ def install() -> None:
 
 def pypdf_parser() -> Any:
     """pypdf's own ``ContentStream._parse_content_stream``, installed or not."""
-    from pypdf.generic import ContentStream
-
     return _original if _original is not None else ContentStream._parse_content_stream
 
 

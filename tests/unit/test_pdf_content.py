@@ -122,6 +122,9 @@ def test_the_budget_and_the_array_limit_hold_as_in_pypdf() -> None:
         assert_same(big_array)
     with _configured(stream_parsing_work_maximum_count=10_000):
         assert _parse(big_array, pdf_content.parse_content_stream)[0] == "list"
+    with _configured(stream_parsing_work_maximum_count=30):  # only the array's 60 items exceed it
+        assert _parse(big_array, pdf_content.parse_content_stream) == ("raised", "LimitReachedError")
+        assert_same(big_array)
 
 
 _TOKENS = st.sampled_from(
