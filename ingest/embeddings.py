@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ import numpy as np
 from ingest.settings import Settings
 
 __all__ = [
+    "BatchCallback",
     "CachedEmbedder",
     "Embedder",
     "EmbeddingError",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: ``on_batch(done)``: called before each batch an embedder runs, with how many of the texts are
+#: embedded so far; it may raise to abandon the call (a cancelled ingest).
+BatchCallback = Callable[[int], None]
 
 
 class EmbeddingError(RuntimeError):
@@ -45,8 +50,10 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One ``dimension``-long unit vector per text, in input order."""
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
+        """One ``dimension``-long unit vector per text, in input order. The embedder batches the
+        texts as suits it (pass a whole document: the local model sorts them by length first) and
+        calls ``on_batch`` before each batch."""
         ...
 
     def embed_query(self, text: str) -> list[float]:
@@ -118,7 +125,13 @@ class LocalOnnxEmbedder:
         result: np.ndarray = pooled / np.clip(norms, 1e-12, None)
         return result
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
+        """Batches of ``batch_size`` texts of similar token length, so each pads little: all the
+        texts are sorted by length before they are cut into batches. Per document rather than per
+        64 chunks in document order, that cut the padded tokens of the bench's 30 filings
+        (11,576 chunks) from 2.26 M to 1.90 M (1.81 M real) and the embedding time of four of
+        them (1,049 chunks) by 17-18 %; character length, a proxy that needs no tokenizing,
+        cut 1 % (financial tables hold many tokens per character)."""
         if not texts:
             return []
         encodings = self._tokenizer.encode_batch(list(texts))
@@ -126,6 +139,8 @@ class LocalOnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for begin in range(0, len(order), self.batch_size):
+            if on_batch is not None:
+                on_batch(begin)
             rows = order[begin : begin + self.batch_size]
             out[rows] = self._run([encodings[i] for i in rows])
         return out.tolist()
@@ -145,11 +160,13 @@ class OpenAIEmbedder:
         self.dimension = dimension
         self.batch_size = batch_size
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
         import openai
 
         vectors: list[list[float]] = []
         for begin in range(0, len(texts), self.batch_size):
+            if on_batch is not None:
+                on_batch(begin)
             try:
                 response = self._client.embeddings.create(
                     model=self.model, input=list(texts[begin : begin + self.batch_size])
@@ -171,8 +188,9 @@ class HashingEmbedder:
 
     name = "hashing-test"
 
-    def __init__(self, dimension: int = 256) -> None:
+    def __init__(self, dimension: int = 256, batch_size: int = 32) -> None:
         self.dimension = dimension
+        self.batch_size = batch_size
 
     def _vector(self, text: str) -> list[float]:
         vec = np.zeros(self.dimension, dtype=np.float32)
@@ -188,8 +206,13 @@ class HashingEmbedder:
         result: list[float] = vec.tolist()
         return result
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self._vector(t) for t in texts]
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for begin in range(0, len(texts), self.batch_size):
+            if on_batch is not None:
+                on_batch(begin)
+            vectors.extend(self._vector(t) for t in texts[begin : begin + self.batch_size])
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
@@ -216,7 +239,9 @@ class CachedEmbedder:
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.name}\x00{text}".encode()).hexdigest()
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
+        """Cached vectors for the texts seen before; the rest from the inner embedder, whose
+        ``on_batch`` counts start after the cached ones."""
         keys = [self._key(t) for t in texts]
         found: dict[str, list[float]] = {}
         for begin in range(0, len(keys), 500):
@@ -226,7 +251,10 @@ class CachedEmbedder:
                 found[key] = np.frombuffer(blob, dtype=np.float32).tolist()
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
-            vectors = self.inner.embed([texts[i] for i in missing])
+            cached = len(texts) - len(missing)
+            vectors = self.inner.embed(
+                [texts[i] for i in missing], None if on_batch is None else lambda done: on_batch(cached + done)
+            )
             with self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)",

@@ -46,7 +46,6 @@ __all__ = ["DEFAULT_COLLECTION", "IngestPipeline", "Prepared", "file_sha256"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "default"
-EMBED_BATCH = 64
 PROGRESS_INTERVAL_S = 0.5
 
 JobCallback = Callable[[IngestJob], None]
@@ -396,13 +395,15 @@ class IngestPipeline:
         replaced: list[_Removed] = []
         try:
             progress(force=True, status=JobStatus.embedding.value, chunks=len(p.specs), chunks_embedded=0)
-            vectors: list[list[float]] = []
-            for begin in range(0, len(p.specs), EMBED_BATCH):
+
+            def before_batch(done: int) -> None:
                 if p.cancel.is_set():
                     raise ParseError("cancelled", "ingestion was cancelled")
-                batch = range(begin, min(begin + EMBED_BATCH, len(p.specs)))
-                vectors.extend(self.embedder.embed([embedding_input(p.contexts[i], p.specs[i].text) for i in batch]))
-                progress(chunks_embedded=len(vectors))
+                progress(chunks_embedded=done)
+
+            # the whole document in one call: the embedder batches its chunks by length
+            inputs = [embedding_input(context, spec.text) for context, spec in zip(p.contexts, p.specs, strict=True)]
+            vectors = self.embedder.embed(inputs, before_batch)
             progress(force=True, status=JobStatus.indexing.value, chunks_embedded=len(vectors))
             ids = [chunk_id_for(p.sha256, p.collection_id, s.ordinal) for s in p.specs]
             metas = [

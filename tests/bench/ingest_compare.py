@@ -4,8 +4,8 @@
 1. ``docent ingest`` into a fresh data dir: wall time, pages/s, chunks/s, peak RSS.
 2. parse-only: the same files parsed and chunked one after another, as docent parses them.
 3. embed-only: exactly the inputs docent embedded (context + chunk text, read back from its
-   catalog) through the same ``LocalOnnxEmbedder``, timing the embedding alone — the floor on
-   this machine.
+   catalog) through the same ``LocalOnnxEmbedder``, a document per call as docent embeds them,
+   timing the embedding alone — the floor on this machine.
 4. the recipe users start from: ``PyPDFLoader`` → ``RecursiveCharacterTextSplitter(1000, 200)`` →
    ``Chroma.from_documents``, with the same model (docent's ONNX embedder behind LangChain's
    ``Embeddings`` interface, which is faster than the usual sentence-transformers path: the
@@ -78,28 +78,32 @@ def parse_only(folder: Path) -> dict[str, Any]:
 
 
 def embed_only(data_dir: Path) -> dict[str, Any]:
-    """(In a fresh process.) Embed what docent embedded, timing only ``embed`` calls."""
+    """(In a fresh process.) Embed what docent embedded, as docent does (one call per document),
+    timing only ``embed`` calls."""
     import sqlite3
+    from itertools import groupby
 
     from ingest.chunking import embedding_input
     from ingest.embeddings import LocalOnnxEmbedder
-    from ingest.pipeline import EMBED_BATCH
 
     catalog = sqlite3.connect(data_dir / "docent.db")
-    rows = catalog.execute("SELECT context, text FROM chunks ORDER BY document_id, ordinal").fetchall()
-    inputs = [embedding_input(context, text) for context, text in rows]
+    rows = catalog.execute("SELECT document_id, context, text FROM chunks ORDER BY document_id, ordinal").fetchall()
+    documents = [
+        [embedding_input(context, text) for _, context, text in chunks]
+        for _, chunks in groupby(rows, key=lambda row: row[0])
+    ]
     embedder = LocalOnnxEmbedder()
     embedder.embed(["warm up"])
     started = time.perf_counter()
-    for begin in range(0, len(inputs), EMBED_BATCH):
-        embedder.embed(inputs[begin : begin + EMBED_BATCH])
+    for inputs in documents:
+        embedder.embed(inputs)
     seconds = time.perf_counter() - started
     return {
-        "chunks": len(inputs),
+        "chunks": len(rows),
         "embed_s": round(seconds, 1),
-        "chunks_per_s": round(len(inputs) / seconds, 2),
+        "chunks_per_s": round(len(rows) / seconds, 2),
         # inputs longer than the model's 256-token window, cut at embedding time
-        "truncated_fraction": round(embedder.truncated / max(1, len(inputs)), 4),
+        "truncated_fraction": round(embedder.truncated / max(1, len(rows)), 4),
     }
 
 

@@ -112,7 +112,7 @@ class _FailingEmbedder:
     name = CALIBRATED_EMBEDDER
     dimension = 384
 
-    def embed(self, texts: Any) -> list[list[float]]:
+    def embed(self, texts: Any, on_batch: Any = None) -> list[list[float]]:
         raise EmbeddingError("embedding service down")
 
     def embed_query(self, text: str) -> list[float]:

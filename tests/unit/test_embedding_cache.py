@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embeddings import CachedEmbedder, HashingEmbedder
+from ingest.embeddings import BatchCallback, CachedEmbedder, HashingEmbedder
 
 
 class Counting(HashingEmbedder):
@@ -15,9 +15,9 @@ class Counting(HashingEmbedder):
         super().__init__()
         self.calls: list[int] = []
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], on_batch: BatchCallback | None = None) -> list[list[float]]:
         self.calls.append(len(texts))
-        return super().embed(texts)
+        return super().embed(texts, on_batch)
 
 
 def test_reruns_embed_only_new_inputs_and_return_the_same_vectors(tmp_path: Path) -> None:

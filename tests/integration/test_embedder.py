@@ -1,0 +1,55 @@
+"""The local embedder batches a document's chunks by token length, returns vectors in input order,
+and lets the ingest stop between batches."""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pytest
+
+WORDS = ["harbour", "board", "pilots", "dredging", "channel", "14", "metres", "3.2", "million", "launch", "spring"]
+
+
+def _texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 150))) for _ in range(count)]
+
+
+def test_a_document_is_embedded_in_length_sorted_batches_in_input_order(
+    embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _texts(100, seed=7)
+    widths: list[tuple[int, int]] = []  # (shortest, longest) input of each batch, in tokens
+    run = embedder._run
+
+    def recording(encodings: Any, session: Any = None) -> Any:
+        lengths = [len(e.ids) for e in encodings]
+        widths.append((min(lengths), max(lengths)))
+        return run(encodings, session)
+
+    monkeypatch.setattr(embedder, "_run", recording)
+    calls: list[int] = []
+    vectors = np.asarray(embedder.embed(texts, calls.append))
+    assert calls == [0, 32, 64, 96] and len(widths) == 4
+    # sorted across the whole call: each batch starts at or above where the one before ended
+    assert all(prev[1] <= cur[0] for prev, cur in pairwise(widths)), widths
+    monkeypatch.setattr(embedder, "_run", run)
+    alone = np.asarray([embedder.embed([t])[0] for t in texts[:10]])
+    assert np.all(np.sum(vectors[:10] * alone, axis=1) > 0.99)  # row i is text i's vector
+
+
+def test_an_on_batch_that_raises_stops_the_embedding(embedder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[int] = []
+    run = embedder._run
+    monkeypatch.setattr(embedder, "_run", lambda encodings, session=None: batches.append(1) or run(encodings, session))
+
+    def cancel_after_one(done: int) -> None:
+        if done:
+            raise InterruptedError("cancelled")
+
+    with pytest.raises(InterruptedError):
+        embedder.embed(_texts(70, seed=3), cancel_after_one)
+    assert batches == [1]
