@@ -27,6 +27,7 @@ __all__ = [
     "content_type_for",
     "parse_file",
     "parse_isolated",
+    "parses_running",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,15 @@ def _child_main(path: str, content_type: str, memory_mb: int, conn: Connection) 
         conn.close()
 
 
+_running = 0
+_running_lock = threading.Lock()
+
+
+def parses_running() -> int:
+    """How many ``parse_isolated`` children of this process are running now (each busy on a core)."""
+    return _running
+
+
 def parse_isolated(
     path: Path,
     content_type: str,
@@ -162,6 +172,7 @@ def parse_isolated(
     ``memory_limit``, ``parser_crashed`` or ``cancelled`` when the child is killed or dies, or the
     loader's own code.
     """
+    global _running
     ctx = multiprocessing.get_context("forkserver")
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(
@@ -170,6 +181,8 @@ def parse_isolated(
     proc.start()
     sender.close()
     deadline = time.monotonic() + timeout_s
+    with _running_lock:
+        _running += 1
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -199,6 +212,8 @@ def parse_isolated(
             else:
                 raise ParseError(message[1], message[2])
     finally:
+        with _running_lock:
+            _running -= 1
         receiver.close()
         if proc.is_alive():
             proc.kill()

@@ -53,3 +53,25 @@ def test_an_on_batch_that_raises_stops_the_embedding(embedder: Any, monkeypatch:
     with pytest.raises(InterruptedError):
         embedder.embed(_texts(70, seed=3), cancel_after_one)
     assert batches == [1]
+
+
+def test_batches_leave_a_core_to_each_running_parse(embedder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        pytest.skip("one core: nothing to leave to a parse")
+    texts = _texts(40, seed=11)
+    threads: list[int] = []
+    run = embedder._run
+
+    def recording(encodings: Any, session: Any = None) -> Any:
+        threads.append(session.get_session_options().intra_op_num_threads)
+        return run(encodings, session)
+
+    monkeypatch.setattr(embedder, "_run", recording)
+    alone = np.asarray(embedder.embed(texts))
+    monkeypatch.setattr("ingest.embeddings.parses_running", lambda: 1)
+    beside_a_parse = np.asarray(embedder.embed(texts))
+    assert threads[2:] == [cores - 1, cores - 1] and all(t != cores - 1 for t in threads[:2]), threads
+    np.testing.assert_allclose(beside_a_parse, alone, atol=1e-5)

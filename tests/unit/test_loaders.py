@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import ParseError, content_type_for, parse_isolated
+from ingest.loaders import ParseError, content_type_for, parse_isolated, parses_running
 from ingest.loaders.text import decode_text
 from tests.fixtures.pdfgen import make_pdf, write_pdf
 
@@ -18,6 +18,19 @@ def test_pdf_pages_come_back_in_order(tmp_path: Path) -> None:
     assert len(parsed.pages) == 3
     assert "Alpha" in parsed.pages[0] and "Beta page (second)" in parsed.pages[1] and "Gamma" in parsed.pages[2]
     assert parsed.pages_without_text == 0
+
+
+def test_a_running_parse_is_counted_until_it_ends_or_fails(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "ten.pdf", [f"Page {n} holds a few words." for n in range(1, 11)])
+    during: list[int] = []
+    parse_isolated(
+        pdf, "application/pdf", timeout_s=60, memory_mb=1024, progress=lambda d, t: during.append(parses_running())
+    )
+    assert during == [1, 1] and parses_running() == 0  # progress after pages 5 and 10
+    blank = make_pdf(tmp_path / "blank.pdf", [""])
+    with pytest.raises(ParseError):
+        parse_isolated(blank, "application/pdf", timeout_s=60, memory_mb=1024)
+    assert parses_running() == 0
 
 
 def test_pages_without_text_are_counted(tmp_path: Path) -> None:
