@@ -120,7 +120,8 @@ class LocalOnnxEmbedder:
 
     def _ingest_session(self) -> Any:
         """The session for the next ingest batch: all ``threads`` when no parse of this process
-        runs, else one thread fewer per running parse (at least one), built on first use."""
+        runs, else one thread fewer per running parse (at least one), built on first use, without
+        a memory arena of its own (the 30-filing bench peaked at 3.1 GB with one)."""
         free = max(1, self._cores - parses_running())
         if free >= self._cores:
             return self._session
@@ -129,6 +130,7 @@ class LocalOnnxEmbedder:
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = free
+            options.enable_cpu_mem_arena = False  # 6 filings: peak RSS 2,225 -> 1,628 MB, same time
             options.inter_op_num_threads = 1
             self._narrow[free] = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
         return self._narrow[free]
