@@ -38,9 +38,10 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> LocalOnnxEmbedder:
-    """The real all-MiniLM-L6-v2 ONNX model from site-packages, shared by all tests."""
-    return LocalOnnxEmbedder(batch_size=32)
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> LocalOnnxEmbedder:
+    """The real all-MiniLM-L6-v2 ONNX model from site-packages, shared by all tests (its int8
+    query model built into a temporary cache, not the user's)."""
+    return LocalOnnxEmbedder(batch_size=32, cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

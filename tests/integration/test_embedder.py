@@ -99,3 +99,56 @@ def test_batches_leave_a_core_to_each_running_parse(embedder: Any, monkeypatch: 
     beside_a_parse = np.asarray(embedder.embed(texts))
     assert threads[2:] == [cores - 1, cores - 1] and all(t != cores - 1 for t in threads[:2]), threads
     np.testing.assert_allclose(beside_a_parse, alone, atol=1e-5)
+
+
+def test_queries_run_an_int8_model_built_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnx
+
+    from ingest.embeddings import LocalOnnxEmbedder
+
+    first = LocalOnnxEmbedder(cache_dir=tmp_path)
+    (built,) = tmp_path.glob("query-int8-*.onnx")
+    ops = {node.op_type for node in onnx.load(str(built)).graph.node}
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops, ops
+    assert first._query_session._model_path == str(built)
+
+    def no_rebuild(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the cached query model was built again")
+
+    monkeypatch.setattr("onnxruntime.quantization.quantize_dynamic", no_rebuild)
+    second = LocalOnnxEmbedder(cache_dir=tmp_path)
+    assert second._query_session._model_path == str(built)
+    assert list(tmp_path.iterdir()) == [built]  # no temporary files left behind
+
+
+def test_int8_query_vectors_rank_squad_paragraphs_as_the_float_model_does(embedder: Any) -> None:
+    """Over a real corpus (SQuAD 2.0 dev, 5 articles: 173 paragraphs, 352 answerable questions),
+    the int8 query vectors stay close to the float model's and find the same best paragraph."""
+    import json
+
+    from tests.conftest import shared_data
+
+    squad = json.loads(shared_data("qa", "squad_v2", "dev-v2.0.first5articles.dev.json").read_text())
+    paragraphs = [p for article in squad["data"] for p in article["paragraphs"]]
+    questions = [(qa["question"], i) for i, p in enumerate(paragraphs) for qa in p["qas"] if not qa["is_impossible"]]
+    passages = np.asarray(embedder.embed([p["context"] for p in paragraphs]))
+    int8 = np.asarray([embedder.embed_query(q) for q, _ in questions])
+    floats = np.asarray(embedder.embed([q for q, _ in questions]))  # the ingest model, float compute
+    cosine = np.sum(int8 * floats, axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.99, (cosine.min(), cosine.mean())
+    assert not np.allclose(int8, floats, atol=1e-4)  # it is the int8 model that answers queries
+    best_int8, best_float = (passages @ int8.T).argmax(axis=0), (passages @ floats.T).argmax(axis=0)
+    assert np.mean(best_int8 == best_float) >= 0.95
+    gold = np.asarray([i for _, i in questions])
+    assert np.mean(best_int8 == gold) >= np.mean(best_float == gold) - 0.01
+
+
+def test_without_a_writable_cache_queries_run_the_float_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.embeddings import LocalOnnxEmbedder
+
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    embedder = LocalOnnxEmbedder(cache_dir=blocked)
+    assert "queries run the float model" in caplog.text
+    question = "How deep will the harbour channel be dredged?"
+    np.testing.assert_allclose(embedder.embed_query(question), embedder.embed([question])[0], atol=1e-5)
