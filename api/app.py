@@ -6,6 +6,7 @@ Run with ``uvicorn api.app:create_app --factory`` or ``docent serve``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from api.errors import install_error_handlers
 from api.retrieval import build_retriever
 from api.routes import chat, conversations, documents, health, openai_compat, retrieve
 from ingest.db import build_catalog
-from ingest.embeddings import Embedder, build_embedder
+from ingest.embeddings import Embedder, LocalOnnxEmbedder, build_embedder
 from ingest.index import VectorIndex, acquire_writer_lock
 from ingest.pipeline import IngestPipeline
 from ingest.settings import Settings
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                 settings, session_factory=session_factory, embedder=emb, vector_index=vector_index
             )
             retriever.keyword_index.replica(engine).load_in_background(engine)
+            if isinstance(emb, LocalOnnxEmbedder):  # its query model, built or loaded beside start-up
+                threading.Thread(target=emb.warm_queries, name="docent-warm-queries", daemon=True).start()
             app.state.docent = AppState(
                 settings=settings,
                 engine=engine,

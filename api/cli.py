@@ -409,7 +409,7 @@ def _retriever(settings: Settings, *, warm: bool = False) -> Any:
     (else a big catalog is searched through its full-text index until that loads)."""
     from api.retrieval import build_retriever
     from ingest.db import build_catalog
-    from ingest.embeddings import build_embedder
+    from ingest.embeddings import LocalOnnxEmbedder, build_embedder
     from ingest.index import VectorIndex
 
     engine, session_factory = build_catalog(settings)
@@ -418,6 +418,8 @@ def _retriever(settings: Settings, *, warm: bool = False) -> Any:
     retriever = build_retriever(settings, session_factory=session_factory, embedder=embedder, vector_index=index)
     if warm:
         retriever.keyword_index.warm(engine)
+        if isinstance(embedder, LocalOnnxEmbedder):
+            embedder.warm_queries()
     return retriever
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -160,14 +161,14 @@ class LocalOnnxEmbedder:
         # FinanceBench hybrid page-recall@10 0.708 -> 0.692 (dense 0.631 -> 0.661), SQuAD equal.
         # Its threads spin while idle, as ORT's default: without spinning, the 105k-chunk scale
         # bench's HTTP p95 was 29.9 and 32.9 ms against 23.8 and 29.3 (interleaved).
+        # Built on the first query (``ingest`` and ``doctor`` never embed one); the API builds it
+        # at start-up (``warm_queries``).
         if cache_dir is None:
             cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docent"
-        try:
-            query_path = str(query_model(model_path, cache_dir))
-        except Exception as exc:  # an optimisation: without it, queries run the float model
-            logger.warning("no int8 query model (%s): queries run the float model", exc)
-            query_path = self._model_path
-        self._query_session = _onnx_session(query_path, threads)
+        self._cache_dir = cache_dir
+        self._threads = threads
+        self._query_session: Any = None
+        self._query_lock = threading.Lock()
         # While this process parses files (bulk ingest parses the next ones while it embeds this
         # one), batches run on the cores the parses leave free. On 2 cores, ORT's two threads and a
         # parse child fought for them, and an op waits for its preempted thread: 6 filings
@@ -228,7 +229,23 @@ class LocalOnnxEmbedder:
             out[rows] = self._run([encodings[i] for i in rows], self._ingest_session())
         return out.tolist()
 
+    def warm_queries(self) -> None:
+        """Build the query session now (``query_model``: about 4 s the first time for a cache
+        directory, then a load), so the first query does not wait for it."""
+        if self._query_session is not None:
+            return
+        with self._query_lock:
+            if self._query_session is not None:
+                return
+            try:
+                query_path = str(query_model(Path(self._model_path), self._cache_dir))
+            except Exception as exc:  # an optimisation: without it, queries run the float model
+                logger.warning("no int8 query model (%s): queries run the float model", exc)
+                query_path = self._model_path
+            self._query_session = _onnx_session(query_path, self._threads)
+
     def embed_query(self, text: str) -> list[float]:
+        self.warm_queries()
         vector: list[float] = self._run([self._tokenizer.encode(text)], self._query_session)[0].tolist()
         return vector
 
