@@ -72,8 +72,8 @@ class Settings(BaseSettings):
     extractive_min_score: float = Field(
         default=0.45,
         description="Extractive provider: best sentence score below this refuses. Calibrated with `docent eval "
-        "squad --answers` on the SQuAD 2.0 dev half: the most refusals of unanswerable questions (0.134) "
-        "while answering at least 90% of answerable ones (0.929).",
+        "squad --answers` on the SQuAD 2.0 dev half: the most refusals of unanswerable questions (0.134; 0.137 "
+        "with the int8 query model) while answering at least 90% of answerable ones (0.929; 0.923).",
     )
     refusal_min_similarity: float = Field(
         default=0.20,
