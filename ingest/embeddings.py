@@ -145,24 +145,7 @@ class LocalOnnxEmbedder:
         self._tokenizer.enable_truncation(max_length=self.max_tokens)
         self._model_path = str(model_path)
         self._session = _onnx_session(self._model_path, threads)
-        # Queries get a session of their own (an ingest batch in flight does not queue them), on
-        # every core. Hybrid retrieval embeds the query first and then runs its other stages in
-        # turn: once BM25 ranked in memory (3-4 ms), overlapping it with a one-thread query
-        # embedding no longer paid. FinanceBench dev questions (32 tokens p50) at 52.7k chunks,
-        # in-process hybrid total p50/p95 in ms, three runs each, interleaved: one-thread
-        # embedding beside the keyword side 19.7/33.7, 21.8/38.1, 21.4/37.5; all-core embedding,
-        # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone, two runs: 10.0/23.8
-        # and 10.3/25.3 on one thread; 6.4-7.4/14.8-16.1 on two).
-        # Its model computes in int8 (``query_model``). The 75 FinanceBench dev questions (32
-        # tokens p50, 98 at most), two threads, three rounds: p50/p95 7.0/15.7 ms float, 3.5/8.7 ms
-        # int8 on a quiet box (19.7/47.1 and 9.9/25.4 ms while an ingest ran). Query vectors keep
-        # cosine >= 0.988 to the float ones (SQuAD's 352 answerable questions); docent eval,
-        # float -> int8 queries on the same indexes: SEC 10-Q hybrid doc-recall@5 0.969 -> 0.990,
-        # FinanceBench hybrid page-recall@10 0.708 -> 0.692 (dense 0.631 -> 0.661), SQuAD equal.
-        # Its threads spin while idle, as ORT's default: without spinning, the 105k-chunk scale
-        # bench's HTTP p95 was 29.9 and 32.9 ms against 23.8 and 29.3 (interleaved).
-        # Built on the first query (``ingest`` and ``doctor`` never embed one); the API builds it
-        # at start-up (``warm_queries``).
+        # The query session is built on the first query (``warm_queries``).
         if cache_dir is None:
             cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docent"
         self._cache_dir = cache_dir
@@ -231,7 +214,8 @@ class LocalOnnxEmbedder:
 
     def warm_queries(self) -> None:
         """Build the query session now (``query_model``: about 4 s the first time for a cache
-        directory, then a load), so the first query does not wait for it."""
+        directory, then a load), so the first query does not wait for it. ``ingest`` and
+        ``doctor`` never embed a query, so never build it; the API calls this at start-up."""
         if self._query_session is not None:
             return
         with self._query_lock:
@@ -242,6 +226,23 @@ class LocalOnnxEmbedder:
             except Exception as exc:  # an optimisation: without it, queries run the float model
                 logger.warning("no int8 query model (%s): queries run the float model", exc)
                 query_path = self._model_path
+            # Queries get a session of their own (an ingest batch in flight does not queue them), on
+            # every core. Hybrid retrieval embeds the query first and then runs its other stages in
+            # turn: once BM25 ranked in memory (3-4 ms), overlapping it with a one-thread query
+            # embedding no longer paid. FinanceBench dev questions (32 tokens p50) at 52.7k chunks,
+            # in-process hybrid total p50/p95 in ms, three runs each, interleaved: one-thread
+            # embedding beside the keyword side 19.7/33.7, 21.8/38.1, 21.4/37.5; all-core embedding,
+            # stages in turn 22.5/33.2, 20.6/32.3, 18.5/28.8 (embedding alone, two runs: 10.0/23.8
+            # and 10.3/25.3 on one thread; 6.4-7.4/14.8-16.1 on two).
+            # Its model computes in int8 (``query_model``). The 75 FinanceBench dev questions (32
+            # tokens p50, 98 at most), two threads, three rounds: p50/p95 7.0/15.7 ms float, 3.5/8.7
+            # ms int8 on a quiet box (19.7/47.1 and 10.1/26.4 ms in one run while an ingest ran).
+            # Query vectors keep cosine >= 0.988 to the float ones (SQuAD's 352 answerable
+            # questions); docent eval, float -> int8 queries on the same indexes: SEC 10-Q hybrid
+            # doc-recall@5 0.969 -> 0.990, FinanceBench hybrid page-recall@10 0.708 -> 0.692 (dense
+            # 0.631 -> 0.661), SQuAD equal.
+            # Its threads spin while idle, as ORT's default: without spinning, the 105k-chunk scale
+            # bench's HTTP p95 was 29.9 and 32.9 ms against 23.8 and 29.3 (interleaved).
             self._query_session = _onnx_session(query_path, self._threads)
 
     def embed_query(self, text: str) -> list[float]:
