@@ -9,7 +9,7 @@ and builds the same pypdf objects from the same bytes with pypdf's own construct
 (``NumberObject``, ``FloatObject``, ``NameObject``, ``create_string_object``, ``ArrayObject``).
 Everything else — dictionaries, escaped or nested strings, comments inside arrays, inline images,
 long or odd tokens, anything malformed — is handed to pypdf's ``read_object`` (or
-``_read_inline_image``) at the same position, so pypdf keeps deciding every case this module does not
+``read_inline_image``) at the same position, so pypdf keeps deciding every case this module does not
 claim, including the errors it raises. A stream that holds anything shaped like an indirect
 reference (``1 0 R``) is left to pypdf whole.
 
@@ -33,6 +33,7 @@ from pypdf._configuration import get_configuration
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, ContentStream, FloatObject, NameObject, NumberObject
 from pypdf.generic._data_structures import read_object
+from pypdf.generic._image_inline import read_inline_image
 from pypdf.generic._utils import StreamParsingBudget, create_string_object
 
 __all__ = ["install", "installed", "parse_content_stream", "pypdf_parser"]
@@ -182,7 +183,9 @@ def parse_content_stream(self: Any, stream: BytesIO) -> None:
                 assert operands == []  # as pypdf asserts
                 budget.remaining_budget = left - 2
                 stream.seek(found.end())
-                operations.append((self._read_inline_image(stream, parsing_budget=budget), b"INLINE IMAGE"))
+                operations.append(
+                    (read_inline_image(content_stream=self, stream=stream, parsing_budget=budget), b"INLINE IMAGE")
+                )
                 pos = stream.tell()
                 left = budget.remaining_budget
             else:
