@@ -4,10 +4,12 @@ Why: parsing is what an ingest adds on top of embedding (issue #3), and about 60
 ``extract_text`` is ``ContentStream._parse_content_stream``, which reads the stream one byte at a
 time through ``BytesIO`` (``read_object``, ``read_non_whitespace``, ``read_until_regex``). This
 module reads the common tokens of a content stream — operators, numbers, names, literal and hex
-strings, and arrays of those (``TJ``) — with one compiled regular expression over the whole stream,
+strings, arrays of those (``TJ``) and dictionaries of those (marked content's ``<</MCID 3>>``,
+``<</ActualText <FEFF00A0> >>``) — with one compiled regular expression over the whole stream,
 and builds the same pypdf objects from the same bytes with pypdf's own constructors
-(``NumberObject``, ``FloatObject``, ``NameObject``, ``create_string_object``, ``ArrayObject``).
-Everything else — dictionaries, escaped or nested strings, comments inside arrays, inline images,
+(``NumberObject``, ``FloatObject``, ``NameObject``, ``create_string_object``, ``ArrayObject``,
+``DictionaryObject``). Everything else — nested or odd dictionaries, escaped or nested strings,
+comments inside arrays, inline images,
 long or odd tokens, anything malformed — is handed to pypdf's ``read_object`` (or
 ``read_inline_image``) at the same position, so pypdf keeps deciding every case this module does not
 claim, including the errors it raises. A stream that holds anything shaped like an indirect
@@ -15,7 +17,8 @@ reference (``1 0 R``) is left to pypdf whole.
 
 pypdf's parsing budget (``stream_parsing_work_maximum_count``, its defence against hostile streams)
 is charged the same amounts: one per operand and operator, two per inline image, one per array
-element, and ``array_maximum_element_count`` holds per array.
+element, two per dictionary entry; ``array_maximum_element_count`` holds per array and
+``dictionary_maximum_element_count`` per dictionary.
 
 :func:`install` swaps the method in; ``ingest.loaders.pdf`` calls it in the isolated parse child,
 so the server process never runs patched pypdf. ``tests/unit/test_pdf_content.py`` checks that the
@@ -31,7 +34,7 @@ from typing import Any
 
 from pypdf._configuration import get_configuration
 from pypdf.errors import LimitReachedError
-from pypdf.generic import ArrayObject, ContentStream, FloatObject, NameObject, NumberObject
+from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, FloatObject, NameObject, NumberObject
 from pypdf.generic._data_structures import read_object
 from pypdf.generic._image_inline import read_inline_image
 from pypdf.generic._utils import StreamParsingBudget, create_string_object
@@ -63,6 +66,7 @@ _TOP = _alternatives(
     rb"(?P<num>" + _NUMBER + rb")",
     rb"(?P<name>/" + _REGULAR + rb"*)",
     _STRING,
+    rb"(?P<dict><<)",
     _HEX,
     rb"(?P<arr>\[)",
     rb"(?P<end>\Z)",
@@ -77,6 +81,24 @@ _ITEM = _alternatives(
     rb"(?P<close>\])",
     rb"(?P<other>)",  # anything else: pypdf reads the whole array
 )
+# A dictionary's keys and values, after pypdf's whitespace (``read_non_whitespace``).
+_KEY = _alternatives(
+    _TOP_SPACE,
+    rb"(?P<close>>>)",
+    rb"(?P<name>/" + _REGULAR + rb"*)",
+    rb"(?P<other>)",  # a comment, null, a lone ">", …: pypdf reads the whole dictionary
+)
+_VALUE = _alternatives(
+    _TOP_SPACE,
+    rb"(?P<num>" + _NUMBER + rb")",
+    rb"(?P<name>/" + _REGULAR + rb"*)",
+    _STRING,
+    rb"(?P<dict><<)",  # nested: pypdf reads the whole dictionary
+    _HEX,
+    rb"(?P<other>)",
+)
+# pypdf reads a dictionary followed by the keyword ``stream`` as a stream object.
+_STREAM_NEXT = re.compile(_TOP_SPACE + rb"s")
 _HEX_SPACE = re.compile(rb"[\x00\t\n\x0c\r ]")
 _COMMENT_END = re.compile(rb"[\r\n]")
 _INDIRECT = re.compile(rb"\d\s+\d+\s+R[^a-zA-Z]")
@@ -149,6 +171,49 @@ def _array(data: bytes, at: int, encoding: Any) -> tuple[Any, int] | None:
     return values, found.end()
 
 
+def _dictionary(data: bytes, at: int, encoding: Any) -> tuple[Any, int, int] | None:
+    """The dictionary whose ``<<`` is at ``at`` in ``data``, the position after its ``>>`` and its
+    entry count, when every key is a plain name and every value a number, name or plain string
+    (what marked content holds); None when pypdf must read it. A repeated key keeps its first
+    value, as in pypdf (``DictionaryObject.read_from_stream``), which reads keys without the
+    forced encoding and values with it."""
+    entries: dict[Any, Any] = {}
+    size = len(data)
+    cursor = at + 2
+    count = 0
+    while True:
+        found: Any = _KEY.match(data, cursor)  # never None: the last alternative is empty
+        kind = found.lastgroup
+        if kind == "close":
+            break
+        key = _name(found[kind]) if kind == "name" else None
+        if key is None:
+            return None
+        value_found: Any = _VALUE.match(data, found.end())
+        kind = value_found.lastgroup
+        if kind == "num":
+            value = _number(value_found[kind], value_found.end(), size)
+        elif kind == "name":
+            value = _name(value_found[kind])
+        elif kind == "str":
+            value = create_string_object(value_found[kind], encoding)
+        elif kind == "hex":
+            value = create_string_object(_hex(value_found[kind]), encoding)
+        else:
+            return None
+        if value is None:
+            return None
+        entries.setdefault(key, value)
+        count += 1
+        cursor = value_found.end()
+    end = found.end()
+    if count > get_configuration().dictionary_maximum_element_count or _STREAM_NEXT.match(data, end):
+        return None
+    result = DictionaryObject()
+    result.update(entries)
+    return result, end, count
+
+
 def parse_content_stream(self: Any, stream: BytesIO) -> None:
     """Drop-in for ``pypdf.generic.ContentStream._parse_content_stream``: append the stream's
     ``(operands, operator)`` pairs to ``self._operations``, equal to what pypdf's own method appends.
@@ -211,6 +276,9 @@ def parse_content_stream(self: Any, stream: BytesIO) -> None:
             elif kind == "arr" and (read := _array(data, found.start(kind), encoding)) is not None:
                 value, after = read
                 left -= len(value)  # one per item, as pypdf charges
+            elif kind == "dict" and (entries := _dictionary(data, found.start(kind), encoding)) is not None:
+                value, after, count = entries
+                left -= 2 * count  # two per entry, as pypdf charges
             if value is None:  # a dictionary, an escaped string, a malformed byte, …: pypdf decides
                 budget.remaining_budget = left
                 stream.seek(found.start(kind))

@@ -79,6 +79,24 @@ CASES = [
     b"BT [(a) (b) ET",  # unterminated array at the end of the stream
     b"/Span <</MCID 3 /ActualText (x)>> BDC (t) Tj EMC",
     b"/P <</MCID 0>>BDC EMC /Artifact BMC EMC",
+    # marked-content dictionaries: read here when keys are names and values numbers, names, strings
+    b"/Span <</ActualText <FEFF00A0> >> BDC <0003> Tj EMC",
+    b"/Span <</Lang (en-US)/MCID 12 /E (x) /Alt<41 42>>>BDC EMC",
+    b"/Span<<>>BDC EMC /S <<\n/MCID\r\n3\x00>> BDC EMC",
+    b"/P <</MCID 1 /MCID 2>> BDC EMC",  # a repeated key keeps its first value
+    b"/P <</Type /Span /N /#41 /V 1.5 /W -.5>> BDC EMC",  # an escaped name: pypdf reads it
+    b"/P <</A [1 2] /B 3>> BDC EMC",  # values left to pypdf: array, dictionary, boolean, null
+    b"/P <</A <</B 1>> >> BDC EMC",
+    b"/P <</A true /B null>> BDC EMC",
+    b"/P <</A>> BDC EMC",  # a key without a value
+    b"/P <</A (esc\\)aped)>> BDC EMC",
+    b"/P <<% comment\n/A 1>> BDC EMC",
+    b"/P <</A 1> BDC EMC",  # a lone ">"
+    b"/P <</A 1 2>> BDC EMC",  # a number where a key belongs
+    b"/P <</Length 3>> stream\nabc\nendstream EMC",  # a stream object
+    b"/P <</Length 3>>\nsx BDC EMC",
+    b"/P <</A 1",  # unterminated at the end of the stream
+    b"/P <</A 12345678901234567890123>> BDC EMC",
     b"% a comment\nBT (x) Tj % trailing\rET %at the end",
     b"BT /F#201 12 Tf /A#2 1 Tf /\xc3\xa9t\xc3\xa9 1 Tf /\xff\xfe 1 Tf ET",  # escapes, UTF-8, not UTF-8
     b"BT /F1 12 Tf\x00(x)Tj\x00ET",
@@ -109,6 +127,7 @@ def test_a_forced_encoding_decodes_strings_as_pypdf_does() -> None:
     encoding = ["\u0000"] * 65 + ["Ä", "ß"]
     assert_same(b"BT (AB) Tj <4142> Tj [(A) 5 <42>] TJ ET", encoding)
     assert_same(b"BT (AB) Tj <4142> Tj ET", {65: "x"})
+    assert_same(b"/P <</A (AB) /B <4142>>> BDC EMC", encoding)  # dictionary values too
 
 
 def test_the_budget_and_the_array_limit_hold_as_in_pypdf() -> None:
@@ -116,6 +135,17 @@ def test_the_budget_and_the_array_limit_hold_as_in_pypdf() -> None:
     with _configured(stream_parsing_work_maximum_count=50):
         assert _parse(tokens, pdf_content.parse_content_stream) == ("raised", "LimitReachedError")
         assert_same(tokens)
+    big_dictionary = b"/P <<" + b"".join(b"/K%d %d " % (i, i) for i in range(30)) + b">> BDC EMC"
+    with _configured(dictionary_maximum_element_count=20):
+        assert _parse(big_dictionary, pdf_content.parse_content_stream) == ("raised", "LimitReachedError")
+        assert_same(big_dictionary)
+    # /P, the dictionary (1 + 2 per entry), BDC and EMC: 64
+    with _configured(stream_parsing_work_maximum_count=63):
+        assert _parse(big_dictionary, pdf_content.parse_content_stream) == ("raised", "LimitReachedError")
+        assert_same(big_dictionary)
+    with _configured(stream_parsing_work_maximum_count=64):
+        assert _parse(big_dictionary, pdf_content.parse_content_stream)[0] == "list"
+        assert_same(big_dictionary)
     big_array = b"BT [" + b"(a) 1 " * 30 + b"] TJ ET"
     with _configured(array_maximum_element_count=20):
         assert _parse(big_array, pdf_content.parse_content_stream) == ("raised", "LimitReachedError")
@@ -163,6 +193,11 @@ _TOKENS = st.sampled_from(
         b"<<",
         b">>",
         b"<</MCID 1>>",
+        b"<</ActualText <FEFF00A0> >>",
+        b"<</Lang (en) /MCID 2 /A /B /MCID 3>>",
+        b"<</K 1.5 /S",
+        b"<<>>",
+        b"stream\n",
         b"[",
         b"]",
         b"[(a) -5 (b)]",
