@@ -30,7 +30,9 @@ The catalog stays the source of truth and the replica follows it:
 
 Each API worker holds its own replica of the one catalog, so workers rank alike. Memory: 8 bytes
 per posting and 68 postings per chunk (16k FinanceBench chunks held 1.09M), so about 57 MB of
-postings at 105k chunks, plus the word and stem dictionaries; loading 105k chunks took 10-12 s
+postings at 105k chunks, plus the chunk ids (about 8 MB: searches answer in chunk ids, which
+retrieval places through the catalog only for the candidates it keeps) and the word and stem
+dictionaries; loading 105k chunks took 10-12 s
 (``keyword_index_load_s`` of ``python -m tests.bench.scale``).
 """
 
@@ -182,6 +184,7 @@ class _State:
 
     newest: int  # the highest chunk id read
     rowid: np.ndarray  # int64 [n]: chunks.id per position
+    chunk_id: np.ndarray  # object [n]: chunks.chunk_id per position
     collection: np.ndarray  # int32 [n]
     document: np.ndarray  # int32 [n]: the document's index in ChunkBM25._document_index
     length: np.ndarray  # float32 [n]: tokens
@@ -205,6 +208,7 @@ def _empty() -> _State:
     return _State(
         newest=0,
         rowid=np.zeros(0, np.int64),
+        chunk_id=np.zeros(0, object),
         collection=np.zeros(0, np.int32),
         document=np.zeros(0, np.int32),
         length=np.zeros(0, np.float32),
@@ -312,7 +316,7 @@ class ChunkBM25:
 
     @staticmethod
     def _fetch(session: Session, where: str, params: dict[str, Any]) -> list[Any]:
-        columns = "c.id, c.collection_id, c.document_id, c.context, c.text"
+        columns = "c.id, c.chunk_id, c.collection_id, c.document_id, c.context, c.text"
         result = session.execute(text(f"SELECT {columns} FROM chunks c WHERE {where} ORDER BY c.id"), params)
         rows: list[Any] = []
         while batch := result.fetchmany(FETCH_ROWS):
@@ -324,16 +328,17 @@ class ChunkBM25:
             return replace(state, newest=max(state.newest, newest))
         base = state.rowid.size
         rowid = np.empty(len(rows), np.int64)
+        chunk_id = np.empty(len(rows), object)
         collection = np.empty(len(rows), np.int32)
         document = np.empty(len(rows), np.int32)
         length = np.empty(len(rows), np.float32)
         terms: list[int] = []
         tfs: list[int] = []
         pos: list[int] = []
-        for i, (row_id, collection_id, document_id, context, body) in enumerate(rows):
+        for i, (row_id, chunk, collection_id, document_id, context, body) in enumerate(rows):
             words = chunk_tokens(f"{context} {body}")
             counts = self.terms.count(words)
-            rowid[i], collection[i], length[i] = row_id, collection_id, len(words)
+            rowid[i], chunk_id[i], collection[i], length[i] = row_id, chunk, collection_id, len(words)
             document[i] = self._document(document_id)
             terms.extend(counts)
             tfs.extend(counts.values())
@@ -345,6 +350,7 @@ class ChunkBM25:
             state,
             newest=max(state.newest, newest, int(rowid.max())),
             rowid=np.concatenate([state.rowid, rowid]),
+            chunk_id=np.concatenate([state.chunk_id, chunk_id]),
             collection=np.concatenate([state.collection, collection]),
             document=np.concatenate([state.document, document]),
             length=np.concatenate([state.length, length]),
@@ -395,8 +401,8 @@ class ChunkBM25:
         *,
         collection_id: int | None = None,
         document_ids: Sequence[str] | None = None,
-    ) -> list[tuple[int, float]]:
-        """The ``k`` best ``(chunks.id, BM25)`` for chunks holding any of ``terms`` (term ids),
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best ``(chunk id, BM25)`` for chunks holding any of ``terms`` (term ids),
         best first, within the collection and documents given. Deleted rows the replica has not
         noticed yet can appear; callers place hits through the catalog."""
         if not terms or k <= 0:
@@ -429,7 +435,10 @@ class ChunkBM25:
         scores = np.bincount(inverse, weights=np.concatenate(weights))
         top = np.argpartition(-scores, k - 1)[:k] if scores.size > k else np.arange(scores.size)
         top = top[np.lexsort((unique[top], -scores[top]))]  # best first; ties by position
-        return [(int(state.rowid[unique[i]]), float(scores[i])) for i in top]
+        best: dict[str, float] = {}  # a chunk row replaced under the same chunk id ranks once
+        for chunk_id, score in zip(state.chunk_id[unique[top]].tolist(), scores[top].tolist(), strict=True):
+            best.setdefault(chunk_id, score)
+        return list(best.items())
 
     @staticmethod
     def document_frequency(state: _State, term: int) -> int:

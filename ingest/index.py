@@ -481,6 +481,32 @@ class KeywordIndex:
         counts, chunks = self._chunk_counts(session, set(stems.values()))
         return rarest(terms, {t: counts.get(stems[t], 0) for t in terms}, chunks)
 
+    def rank(
+        self,
+        session: Session,
+        query: str,
+        k: int,
+        *,
+        collection_id: int | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Up to ``k`` ``(chunk id, BM25)`` matching any term of ``query``, best first, not yet
+        placed: from memory they may include a chunk deleted since the replica's last check, or one
+        of a document that is not ready, which the caller drops when it places its choice through
+        the catalog (``place_chunks``), as retrieval does. Placing all of them here took about a
+        third of the keyword stage (200 candidates, of which a query keeps 8)."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        replica = self.replica(session.get_bind().engine)
+        state = replica.current(session)
+        if state is None:  # a large catalog is still loading into memory
+            hits = self._search_catalog(session, terms, k, collection_id=collection_id, document_ids=document_ids)
+            return [(hit.chunk_id, hit.score) for hit in hits]
+        ids = replica.terms.lookup(terms)
+        kept = rarest(ids, {term: replica.document_frequency(state, term) for term in ids}, state.rows)
+        return replica.search(state, kept, k, collection_id=collection_id, document_ids=document_ids)
+
     def search(
         self,
         session: Session,
@@ -490,33 +516,19 @@ class KeywordIndex:
         collection_id: int | None = None,
         document_ids: Sequence[str] | None = None,
     ) -> list[KeywordHit]:
-        """Up to ``k`` chunks of ready documents matching any term of ``query``, best first."""
-        terms = query_terms(query)
-        if not terms:
-            return []
-        replica = self.replica(session.get_bind().engine)
-        state = replica.current(session)
-        if state is None:  # a large catalog is still loading into memory
-            return self._search_catalog(session, terms, k, collection_id=collection_id, document_ids=document_ids)
-        ids = replica.terms.lookup(terms)
-        kept = rarest(ids, {term: replica.document_frequency(state, term) for term in ids}, state.rows)
+        """Up to ``k`` chunks of ready documents matching any term of ``query``, best first, placed."""
         fetch = math.ceil(k * KEYWORD_OVERFETCH)
         while True:
-            ranked = replica.search(state, kept, fetch, collection_id=collection_id, document_ids=document_ids)
-            hits = self._place(session, ranked)
+            ranked = self.rank(session, query, fetch, collection_id=collection_id, document_ids=document_ids)
+            by_id = {row[1]: row for row in place_chunks(session, "chunk_id", [chunk_id for chunk_id, _ in ranked])}
+            hits = [
+                KeywordHit(row[1], score, row[2], row[3], row[4])  # chunk_id, document_id, page_start, content_type
+                for chunk_id, score in ranked
+                if (row := by_id.get(chunk_id)) is not None
+            ]
             if len(hits) >= k or len(ranked) < fetch:
                 return hits[:k]
             fetch *= 4  # deleted or not-ready chunks took places: rank deeper
-
-    @staticmethod
-    def _place(session: Session, ranked: Sequence[tuple[int, float]]) -> list[KeywordHit]:
-        """``ranked`` ``(chunks.id, score)`` as hits, in order, for chunks of ready documents."""
-        by_id = {row[0]: row for row in place_chunks(session, "id", [row_id for row_id, _ in ranked])}
-        return [
-            KeywordHit(row[1], score, row[2], row[3], row[4])  # chunk_id, document_id, page_start, content_type
-            for row_id, score in ranked
-            if (row := by_id.get(row_id)) is not None
-        ]
 
     def _search_catalog(
         self,

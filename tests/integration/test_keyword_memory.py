@@ -145,9 +145,13 @@ def test_the_replica_notices_deletions_and_rows_committed_out_of_order(
     with factory.begin() as session:
         session.delete(session.get(Document, log_id))  # its two chunks go with it
     with factory() as session:  # the catalog drops the deleted chunks before the diff is done
+        unplaced = {chunk_id for chunk_id, _ in index.rank(session, "storm", 10)}
         assert [h.chunk_id for h in index.search(session, "storm", 10)] == [f"{_menu_id(session)}-0"]
+    assert f"{log_id}-0" in unplaced  # ranked from memory, which has not noticed yet
     _diffed(replica)
     assert replica.rows == 1
+    with factory() as session:
+        assert [chunk_id for chunk_id, _ in index.rank(session, "storm", 10)] == [f"{_menu_id(session)}-0"]
     with factory.begin() as session:
         late = _add_late_chunk(session, "Albatross sightings were logged late.")
     with factory() as session:

@@ -68,9 +68,10 @@ def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
     monkeypatch.setattr(Retriever, "_place", staticmethod(place))
     retriever = Retriever.__new__(Retriever)
     k = rng.choice([3, 8, 10])
-    lazy = retriever._place_and_choose(None, ranked, {}, k, prior, 40, one_per_page=True)  # type: ignore[arg-type]
+    lazy = retriever._place_and_choose(None, ranked, k, prior, 40, one_per_page=True)  # type: ignore[arg-type]
     assert lazy == Retriever._choose(ranked, where, k, prior, 40)
     assert len(lazy) == k and len(set(asked)) < len(ranked)
+    assert len(asked) == len(set(asked))  # each candidate is looked up once
 
 
 def test_query_terms_drop_stop_words_and_punctuation_and_split_letter_digit_words() -> None:
