@@ -1,4 +1,7 @@
-"""Typed dependencies: collaborators built in the lifespan, handed to routes from ``app.state``."""
+"""Typed dependencies: collaborators built in the lifespan, handed to routes from ``app.state``.
+
+They are ``async``: each is an attribute read, and FastAPI runs a plain ``def`` dependency on its
+thread pool, a hand-off to a worker thread and back for every one on every request."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class AppState:
     worker: IngestWorker
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.docent
     return state
 
@@ -46,19 +49,19 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_documents(state: StateDep) -> DocumentService:
+async def get_documents(state: StateDep) -> DocumentService:
     return state.documents
 
 
-def get_retriever(state: StateDep) -> Retriever:
+async def get_retriever(state: StateDep) -> Retriever:
     return state.retriever
 
 
-def get_chat(state: StateDep) -> ChatService:
+async def get_chat(state: StateDep) -> ChatService:
     return state.chat
 
 
-def get_conversations(state: StateDep) -> ConversationService:
+async def get_conversations(state: StateDep) -> ConversationService:
     return state.conversations
 
 
