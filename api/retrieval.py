@@ -181,17 +181,27 @@ class Retriever:
                 hits = self.vector_index.query(vector, pool, collection_id=collection_id, document_ids=document_ids)
                 dense = [(h.chunk_id, h.similarity) for h in hits]
                 timings["dense"] = _ms(t0)
-            keyword: list[tuple[str, float]] = []
-            prior: dict[str, float] = {}
-            if mode in ("keyword", "hybrid"):
-                keyword, prior = self._keyword_side(session, query, pool, mode, collection_id, document_ids, timings)
-            ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
             reranking = not isinstance(self.reranker, IdentityReranker)
             wanted = max(k, self.rerank_candidates) if reranking else k
             prior_depth = max(k * CANDIDATE_FACTOR, PRIOR_CANDIDATES)
-            t0 = time.perf_counter()
-            chosen = self._place_and_choose(session, ranked, wanted, prior, prior_depth, one_per_page=one_per_page)
-            timings["place"] = _ms(t0)
+            keyword: list[tuple[str, float]] = []
+            prior: dict[str, float] = {}
+            depth = pool
+            while True:
+                if mode in ("keyword", "hybrid"):
+                    keyword, prior = self._keyword_side(
+                        session, query, depth, mode, collection_id, document_ids, timings
+                    )
+                ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
+                t0 = time.perf_counter()
+                chosen = self._place_and_choose(session, ranked, wanted, prior, prior_depth, one_per_page=one_per_page)
+                timings["place"] = _ms(t0)
+                # The keyword candidates are not placed before fusion: when too many of them do not
+                # place (a document deleted moments ago, one requeued by ``docent doctor --repair``)
+                # and the keyword side may hold more, rank deeper, as placing them first did.
+                if len(chosen) >= wanted or mode == "dense" or len(keyword) < depth:
+                    break
+                depth *= 4
             t0 = time.perf_counter()
             results = self._hydrate(session, chosen)
             timings["hydrate"] = _ms(t0)

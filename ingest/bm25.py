@@ -309,7 +309,11 @@ class ChunkBM25:
                     name="docent-bm25-diff",
                     daemon=True,
                 )
-                self._diffing.start()
+                try:
+                    self._diffing.start()
+                except RuntimeError:  # no thread to be had: the next due check tries again
+                    self._diffing = None
+                    raise
                 state = replace(state, diffed=now)
             state = replace(state, checked=now)
         self._state = state
@@ -386,7 +390,7 @@ class ChunkBM25:
                             )
                         )
                     self._state = self._append(state, rows, state.newest)
-        except Exception:  # logged; the next count check starts another
+        except Exception:  # logged; the next count check that differs starts another, or the next full one
             logger.exception("comparing the keyword index with the catalog failed")
         finally:
             self._diffing = None
@@ -433,12 +437,18 @@ class ChunkBM25:
             return []
         unique, inverse = np.unique(np.concatenate(positions), return_inverse=True)
         scores = np.bincount(inverse, weights=np.concatenate(weights))
-        top = np.argpartition(-scores, k - 1)[:k] if scores.size > k else np.arange(scores.size)
-        top = top[np.lexsort((unique[top], -scores[top]))]  # best first; ties by position
-        best: dict[str, float] = {}  # a chunk row replaced under the same chunk id ranks once
-        for chunk_id, score in zip(state.chunk_id[unique[top]].tolist(), scores[top].tolist(), strict=True):
-            best.setdefault(chunk_id, score)
-        return list(best.items())
+        wanted = k
+        while True:
+            top = np.argpartition(-scores, wanted - 1)[:wanted] if scores.size > wanted else np.arange(scores.size)
+            top = top[np.lexsort((unique[top], -scores[top]))]  # best first; ties by position
+            # A chunk row replaced under the same chunk id (a re-indexed document, before the next
+            # diff) ranks once, at its best, and the next chunk takes the place it left.
+            best: dict[str, float] = {}
+            for chunk_id, score in zip(state.chunk_id[unique[top]].tolist(), scores[top].tolist(), strict=True):
+                best.setdefault(chunk_id, score)
+            if len(best) >= k or top.size == scores.size:
+                return list(best.items())[:k]
+            wanted += k - len(best)
 
     @staticmethod
     def document_frequency(state: _State, term: int) -> int:

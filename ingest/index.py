@@ -429,8 +429,9 @@ class KeywordIndex:
     (SQLite FTS5 ``bm25()``, PostgreSQL ``ts_rank_cd``).
 
     Terms are OR-ed so partial matches rank (BM25 weighs rare terms up); only the
-    ``MAX_KEYWORD_TERMS`` rarest terms that occur at all are scored. Only chunks of ready
-    documents are returned: hits are placed through the catalog.
+    ``MAX_KEYWORD_TERMS`` rarest terms that occur at all are scored. ``search`` returns only
+    chunks of ready documents (hits are placed through the catalog); ``rank`` leaves placing to
+    its caller.
     """
 
     def __init__(self) -> None:
@@ -493,7 +494,9 @@ class KeywordIndex:
         """Up to ``k`` ``(chunk id, BM25)`` matching any term of ``query``, best first, not yet
         placed: from memory they may include a chunk deleted since the replica's last check, or one
         of a document that is not ready, which the caller drops when it places its choice through
-        the catalog (``place_chunks``), as retrieval does. Placing all of them here (250
+        the catalog (``place_chunks``), as retrieval does, ranking deeper when too few of them
+        place. Their scores still set the min-max range that hybrid fusion normalises by. Placing
+        all of them here (250
         candidates, of which a query keeps 8) was half of the keyword stage: 3.6-3.8 -> 1.8 ms p50
         over HTTP at 105k chunks (``python -m tests.bench.scale``, three interleaved runs each)."""
         terms = query_terms(query)

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import ingest.bm25 as bm25
+from api.retrieval import Retriever
 from ingest.chunking import chunk_pages, document_context
 from ingest.db import make_engine, make_session_factory, run_migrations
 from ingest.index import KeywordIndex, query_terms
@@ -197,3 +198,25 @@ def test_a_full_comparison_runs_beside_searches_and_catches_a_deletion_hidden_by
     assert replica.rows == 3  # one dead, one added
     state = replica._state
     assert state is not None and int(state.alive.sum()) == 3 and state.rowid.size == 4
+
+
+def test_keyword_retrieval_ranks_deeper_past_chunks_that_do_not_place(catalog_url: str) -> None:
+    """Keyword candidates are placed after ranking: when the best 200 all belong to a document that
+    is not ready (requeued by ``docent doctor --repair`` with its chunk rows still there), retrieval
+    ranks deeper and still returns the ready matches."""
+    factory, log_id = seed_catalog(catalog_url)
+    with factory.begin() as session:
+        harbour = session.get_one(Document, log_id).collection_id
+        pending = add_document(session, harbour, "requeued.pdf", status="pending")
+        for ordinal in range(210):
+            add_chunk(session, pending, ordinal, "Storm storm storm warnings.", page=ordinal + 1)
+    retriever = Retriever(
+        session_factory=factory,
+        embedder=None,  # type: ignore[arg-type]  # keyword mode embeds nothing
+        vector_index=None,  # type: ignore[arg-type]
+        keyword_index=KeywordIndex(),
+    )
+    with factory() as session:
+        menu = _menu_id(session)
+    found = retriever.retrieve("storm", k=2, mode="keyword").results
+    assert {r.chunk_id for r in found} == {f"{log_id}-0", f"{menu}-0"}
