@@ -184,14 +184,18 @@ class Retriever:
             reranking = not isinstance(self.reranker, IdentityReranker)
             wanted = max(k, self.rerank_candidates) if reranking else k
             prior_depth = max(k * CANDIDATE_FACTOR, PRIOR_CANDIDATES)
-            keyword: list[tuple[str, float]] = []
             prior: dict[str, float] = {}
+            if mode == "hybrid":
+                t0 = time.perf_counter()
+                prior = self.document_index.scores(
+                    session, query, collection_id=collection_id, document_ids=document_ids
+                )
+                timings["documents"] = _ms(t0)
+            keyword: list[tuple[str, float]] = []
             depth = pool
             while True:
                 if mode in ("keyword", "hybrid"):
-                    keyword, prior = self._keyword_side(
-                        session, query, depth, mode, collection_id, document_ids, timings
-                    )
+                    keyword = self._keyword(session, query, depth, collection_id, document_ids, timings)
                 ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
                 t0 = time.perf_counter()
                 chosen = self._place_and_choose(session, ranked, wanted, prior, prior_depth, one_per_page=one_per_page)
@@ -220,27 +224,21 @@ class Retriever:
             matches = sum(r.chunk_id in found for r in results)
         return RetrievalResult(results=results, timings_ms=timings, best_similarity=best, keyword_matches=matches)
 
-    def _keyword_side(
+    def _keyword(
         self,
         session: Session,
         query: str,
-        pool: int,
-        mode: RetrievalMode,
+        depth: int,
         collection_id: int | None,
         document_ids: Sequence[str] | None,
         timings: dict[str, float],
-    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        """BM25 candidates ``(chunk id, score)``, not yet placed, and the document prior (hybrid
-        mode only); their times in ms go into ``timings``."""
+    ) -> list[tuple[str, float]]:
+        """The best ``depth`` BM25 candidates ``(chunk id, score)``, not yet placed; the time in ms
+        goes into ``timings``."""
         t0 = time.perf_counter()
-        hits = self.keyword_index.rank(session, query, pool, collection_id=collection_id, document_ids=document_ids)
+        hits = self.keyword_index.rank(session, query, depth, collection_id=collection_id, document_ids=document_ids)
         timings["keyword"] = _ms(t0)
-        prior: dict[str, float] = {}
-        if mode == "hybrid":
-            t0 = time.perf_counter()
-            prior = self.document_index.scores(session, query, collection_id=collection_id, document_ids=document_ids)
-            timings["documents"] = _ms(t0)
-        return hits, prior
+        return hits
 
     def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""
