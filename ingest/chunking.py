@@ -31,6 +31,7 @@ __all__ = [
     "document_context",
     "document_text",
     "embedding_input",
+    "page_headings",
 ]
 
 #: Part of every chunk id: change it whenever chunk boundaries change for the same input.
@@ -118,6 +119,55 @@ def document_context(filename: str, title: str | None) -> str:
     if title and _USEFUL_TITLE.search(title) and title.strip().lower() != parts[0].lower():
         parts.append(" ".join(title.split())[:200])
     return " · ".join(p for p in parts if p)
+
+
+#: A page heading's longest line and its total length, in characters (``page_heading``).
+HEADING_LINE_CHARS = 80
+PAGE_HEADING_CHARS = 120
+
+
+def page_heading(page: str) -> tuple[str, int]:
+    """A PDF page's heading: its leading short lines (at most ``HEADING_LINE_CHARS`` each, up to the
+    first longer one) joined on one line, whitespace collapsed, cut to ``PAGE_HEADING_CHARS`` at a
+    word; and the offset in ``page`` where it begins (``("", 0)`` when the page opens with a long
+    line, as prose continued from the page before does).
+
+    A 10-K's statement pages name themselves only at the top ("3M Company and Subsidiaries /
+    Consolidated Balance Sheet / At December 31"), and the chunks below carry just line items and
+    figures; PDFs have no heading markup to find this by, so the page's opening stands in for it."""
+    parts: list[str] = []
+    begin: int | None = None
+    size = 0
+    cursor = 0
+    for line in page.splitlines(keepends=True):
+        start, cursor = cursor, cursor + len(line)
+        words = " ".join(line.split())
+        if not words:
+            continue
+        if len(words) > HEADING_LINE_CHARS:
+            break
+        begin = start + (len(line) - len(line.lstrip())) if begin is None else begin
+        parts.append(words)
+        size += len(words) + 1
+        if size > PAGE_HEADING_CHARS:
+            break
+    heading = " ".join(parts)
+    if len(heading) > PAGE_HEADING_CHARS:
+        heading = heading[: PAGE_HEADING_CHARS + 1].rsplit(" ", 1)[0]
+    return (heading, begin) if heading and begin is not None else ("", 0)
+
+
+def page_headings(chunks: list[ChunkSpec], pages: list[str], page_spans: list[tuple[int, int]]) -> list[str]:
+    """Per chunk, its page's heading (``page_heading``), or ``""`` for a chunk that itself holds
+    the start of that heading (usually the page's first): what is embedded and keyword-indexed
+    with it, never what is shown. For formats without heading markup (PDF); ``chunk_sections``
+    serves the others."""
+    headings = [page_heading(text) for text in pages]
+    out: list[str] = []
+    for chunk in chunks:
+        heading, begin = headings[chunk.page_start - 1]
+        out.append(heading if heading and chunk.char_start > page_spans[chunk.page_start - 1][0] + begin else "")
+    return out
 
 
 SECTION_SEPARATOR = " > "

@@ -67,17 +67,19 @@ def _keyword_index_ok(session: Session) -> bool:
 
 def _rebuild_terms(session: Session, doc: Document) -> None:
     """Document-level terms from the text the chunk rows cover (overlaps counted once) and the
-    document context: the same card the pipeline writes, give or take whitespace between chunks."""
+    document context: the same card the pipeline writes, give or take whitespace between chunks.
+    The document context is the shortest chunk context once its section is taken off: a PDF
+    page's first chunk carries no page heading (``page_headings``)."""
     covered: list[str] = []
     end = 0
-    context = ""
+    contexts: list[str] = []
     for chunk in session.scalars(select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.char_start)):
         if chunk.char_end > end:
             covered.append(chunk.text[max(0, end - chunk.char_start) :])
             end = chunk.char_end
-        if not context:  # the document context, without the chunk's own section
-            suffix = f" · {chunk.section}" if chunk.section else ""
-            context = chunk.context.removesuffix(suffix)
+        suffix = f" · {chunk.section}" if chunk.section else ""
+        contexts.append(chunk.context.removesuffix(suffix))
+    context = min(contexts, key=len, default="")
     terms = document_terms(document_card(context, "".join(covered)))
     doc.term_count = DocumentKeywordIndex.write(session, doc.id, doc.collection_id, terms)
 

@@ -34,6 +34,7 @@ from ingest.chunking import (
     document_context,
     document_text,
     embedding_input,
+    page_headings,
 )
 from ingest.embeddings import Embedder
 from ingest.index import DocumentKeywordIndex, VectorIndex, document_card, document_terms
@@ -352,8 +353,10 @@ class IngestPipeline:
             text, spans = document_text(parsed.pages)
             sections = chunk_sections(specs, parsed.headings, spans)
             context = document_context(doc.filename, parsed.title)
+            # where the format marks no headings (PDF), each chunk carries its page's opening
+            labels = sections if parsed.headings else page_headings(specs, parsed.pages, spans)
             contexts = (
-                [f"{context} · {section}" if section else context for section in sections]
+                [f"{context} · {label}" if label else context for label in labels]
                 if self.contextual
                 else [""] * len(specs)
             )

@@ -89,3 +89,40 @@ def test_chunk_sections_follow_the_heading_hierarchy() -> None:
     assert by_position[europe.char_start] == "Report > Revenue > Europe"
     assert sections[-1] == "Report > Outlook"  # a level-2 heading closes the level-3 one
     assert chunk_sections(chunks, [], spans) == [""] * len(chunks)
+
+
+STATEMENT_PAGE = (
+    "Table of Contents\n \n3M Company and Subsidiaries\nConsolidated Balance Sheet\nAt December 31\n \n"
+    + "".join(f"Line item number {i} of the current assets\n$\n{1000 + i:,}\n \n" for i in range(60))
+)
+PROSE_PAGE = (
+    "continued from the page before, this paragraph runs on for well over eighty characters in its first line.\n"
+    + "More prose follows on this page and it says nothing of a heading at all. " * 30
+)
+
+
+def test_page_heading_is_the_leading_short_lines_of_a_page() -> None:
+    from ingest.chunking import PAGE_HEADING_CHARS, page_heading
+
+    heading, begin = page_heading(STATEMENT_PAGE)
+    assert heading.startswith("Table of Contents 3M Company and Subsidiaries Consolidated Balance Sheet At December 31")
+    assert len(heading) <= PAGE_HEADING_CHARS and not heading.endswith(" ")
+    assert begin == 0
+    assert page_heading(PROSE_PAGE) == ("", 0)  # a page that opens mid-paragraph has none
+    assert page_heading("\n  \n  Notes to the Financial Statements\n" + PROSE_PAGE)[1] == 6  # where it starts
+
+
+def test_page_headings_go_to_the_chunks_below_the_heading_only() -> None:
+    from ingest.chunking import page_headings
+
+    pages = [STATEMENT_PAGE, PROSE_PAGE]
+    _, spans = document_text(pages)
+    chunks = chunk_pages(pages, chunk_size=300, chunk_overlap=50)
+    labels = page_headings(chunks, pages, spans)
+    first = [c for c in chunks if c.page_start == 1]
+    assert len(first) >= 3
+    by_ordinal = dict(zip((c.ordinal for c in chunks), labels, strict=True))
+    assert by_ordinal[first[0].ordinal] == ""  # it holds the heading itself
+    assert {by_ordinal[c.ordinal] for c in first[1:]} == {labels[first[1].ordinal]}
+    assert "Consolidated Balance Sheet" in labels[first[1].ordinal]
+    assert all(by_ordinal[c.ordinal] == "" for c in chunks if c.page_start == 2)
