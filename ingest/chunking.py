@@ -6,7 +6,11 @@ a citation names exactly one page) and at its headings where the format has them
 spans two sections), with ``RecursiveCharacterTextSplitter`` at ~800 characters: the
 all-MiniLM-L6-v2 window is 256 word pieces, and 800 characters of English prose are ~180-200.
 Every chunk keeps ``char_start``/``char_end`` in the document text, so
-``text == document_text[char_start:char_end]`` holds by construction.
+``text == document_text[char_start:char_end]`` holds by construction. What is embedded and
+keyword-indexed with a chunk adds its context (``document_context``, then ``chunk_sections`` or,
+for formats without heading markup, ``page_headings``); what is stored and cited is the text alone.
+On FinanceBench (65 dev questions, 52.7k chunks, ``docent eval``), page headings took hybrid
+page-recall@10 0.692 -> 0.739, @5 0.538 -> 0.585, MRR@10 0.390 -> 0.426, and dense @10 0.661 -> 0.677.
 """
 
 from __future__ import annotations
