@@ -62,15 +62,6 @@ CANDIDATES = 200
 #: 0.903 (SEC 10-Q 0.969 -> 0.979; FinanceBench page recall the same as gated, MRR 0.396).
 CANDIDATE_FACTOR = 4
 PRIOR_CANDIDATES = 40
-#: In hybrid mode a PDF page's result also gains this share of its runner-up chunk's score, when
-#: both are among the candidates the document prior acts on (MaxP plus a little of SumP, the
-#: passage-to-document aggregations of Dai & Callan, SIGIR 2019): a statement page whose title
-#: chunk and line-item chunk both match outranks a page with one lucky chunk. Replayed offline on
-#: FinanceBench's hybrid candidates (65 dev questions, 52.7k chunks, page headings in context),
-#: 0 -> 0.1 / 0.15 / 0.2 / 0.25 / 0.3: page-recall@5 0.585 -> 0.631 / 0.662 / 0.646 / 0.646 /
-#: 0.646, @10 0.738 -> 0.754 / 0.738 / 0.738 / 0.738 / 0.738, MRR@10 0.426 -> 0.423-0.414; the
-#: middle of that plateau is taken.
-PAGE_RUNNER_UP_WEIGHT = 0.2
 #: Content types with real pages: results hold at most one chunk (the best) per page of these.
 #: A FinanceBench filing page holds 5.2 chunks on average (52,696 on 10,171 pages), and the
 #: runners-up of a page mostly repeat it: its dev questions' plain hybrid top 10 held 8.05
@@ -171,8 +162,7 @@ class Retriever:
         a plain top-k).
 
         ``score`` is cosine similarity (dense), BM25 (keyword) or, in hybrid, the fused score in
-        [0, 1] plus ``DOCUMENT_PRIOR_WEIGHT`` times the document prior in [0, 1], plus for a PDF
-        page ``PAGE_RUNNER_UP_WEIGHT`` times its runner-up chunk's score.
+        [0, 1] plus ``DOCUMENT_PRIOR_WEIGHT`` times the document prior in [0, 1].
         """
         timings: dict[str, float] = {}
         started = time.perf_counter()
@@ -210,15 +200,7 @@ class Retriever:
                     keyword = self._keyword(session, query, depth, collection_id, document_ids, timings)
                 ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
                 t0 = time.perf_counter()
-                chosen = self._place_and_choose(
-                    session,
-                    ranked,
-                    wanted,
-                    prior,
-                    prior_depth,
-                    one_per_page=one_per_page,
-                    page_weight=PAGE_RUNNER_UP_WEIGHT if mode == "hybrid" else 0.0,
-                )
+                chosen = self._place_and_choose(session, ranked, wanted, prior, prior_depth, one_per_page=one_per_page)
                 timings["place"] = _ms(t0)
                 # The keyword candidates are not placed before fusion: when too many of them do not
                 # place (a document deleted moments ago, one requeued by ``docent doctor --repair``)
@@ -301,15 +283,13 @@ class Retriever:
         prior_depth: int,
         *,
         one_per_page: bool,
-        page_weight: float = 0.0,
     ) -> list[tuple[str, float]]:
         """``_choose`` over ``ranked``, placing only as long a prefix of it as the choice needs:
         ``prior_depth`` placed candidates and ``k`` chosen, or all of it. The choice is the one
         over the whole list: what lies beyond the prefix scores no higher than its fused score,
-        which is below every chosen score, and gains no prior and no runner-up share. Placing
-        the 200 dense candidates of a query took 2.3-2.8 ms p50 at 52.7k chunks, and the keyword
-        side's 250 about 1.6 ms at 21.6k (placed as it ranked them, before); most are never
-        needed."""
+        which is below every chosen score, and gains no prior. Placing the 200 dense candidates of
+        a query took 2.3-2.8 ms p50 at 52.7k chunks, and the keyword side's 250 about 1.6 ms at
+        21.6k (placed as it ranked them, before); most are never needed."""
         placed: dict[str, _Place] = {}
         end = 0
         step = prior_depth + k
@@ -317,9 +297,7 @@ class Retriever:
             start, end = end, min(len(ranked), end + step)
             placed |= self._place(session, [chunk_id for chunk_id, _ in ranked[start:end]])
             prefix = ranked[:end]
-            chosen = self._choose(
-                prefix, placed, k, prior, prior_depth, one_per_page=one_per_page, page_weight=page_weight
-            )
+            chosen = self._choose(prefix, placed, k, prior, prior_depth, one_per_page=one_per_page)
             enough = sum(chunk_id in placed for chunk_id, _ in prefix) >= prior_depth and len(chosen) >= k
             if enough or end == len(ranked):
                 return chosen
@@ -334,57 +312,34 @@ class Retriever:
         prior_depth: int = PRIOR_CANDIDATES,
         *,
         one_per_page: bool = True,
-        page_weight: float = 0.0,
     ) -> list[tuple[str, float]]:
         """The top ``k`` ``(chunk id, score)`` of ``ranked``, keeping only ``placed`` chunks and,
-        with ``one_per_page``, only the best chunk of each page of a paginated document; with a
+        with ``one_per_page``, only the first chunk of each page of a paginated document; with a
         document ``prior``, each of the first ``prior_depth`` placed chunks first gains
-        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted. With
-        ``page_weight`` (and ``one_per_page``), a page's best chunk then also gains
-        ``page_weight`` times the (lifted) score of the page's second-best chunk when both are
-        among those first ``prior_depth``, and the pages are re-sorted."""
+        ``DOCUMENT_PRIOR_WEIGHT · prior[document]`` and the list is re-sorted."""
         ranked = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in placed]
-        head = {chunk_id for chunk_id, _ in ranked[:prior_depth]}  # what the prior and pooling act on
         if prior:
             ranked = sorted(
                 (
                     (chunk_id, score + DOCUMENT_PRIOR_WEIGHT * prior.get(placed[chunk_id].document_id, 0.0))
-                    if chunk_id in head
+                    if i < prior_depth
                     else (chunk_id, score)
-                    for chunk_id, score in ranked
+                    for i, (chunk_id, score) in enumerate(ranked)
                 ),
                 key=lambda pair: -pair[1],
             )
-        if not one_per_page:
-            return ranked[:k]
-        best: list[tuple[str, float]] = []  # each page's best chunk (and each unpaginated chunk)
-        runner_up: dict[tuple[str, int], float] = {}
-        seen: set[tuple[str, int]] = set()
+        chosen: list[tuple[str, float]] = []
+        pages: set[tuple[str, int]] = set()
         for chunk_id, score in ranked:
             where = placed[chunk_id]
-            if where.content_type in PAGINATED:
-                page = (where.document_id, where.page_start)
-                if page in seen:
-                    if page_weight and page not in runner_up:  # ranked is sorted: the page's second best
-                        runner_up[page] = score if chunk_id in head else 0.0
+            if one_per_page and where.content_type in PAGINATED:
+                if (where.document_id, where.page_start) in pages:
                     continue  # one passage per page: its best chunk
-                seen.add(page)
-            best.append((chunk_id, score))
-            if not page_weight and len(best) == k:
+                pages.add((where.document_id, where.page_start))
+            chosen.append((chunk_id, score))
+            if len(chosen) == k:
                 break
-        if runner_up:
-            pooled = [
-                (
-                    chunk_id,
-                    score
-                    + page_weight * runner_up.get((placed[chunk_id].document_id, placed[chunk_id].page_start), 0.0),
-                )
-                if chunk_id in head and placed[chunk_id].content_type in PAGINATED
-                else (chunk_id, score)
-                for chunk_id, score in best
-            ]
-            best = sorted(pooled, key=lambda pair: -pair[1])
-        return best[:k]
+        return chosen
 
     @staticmethod
     def _hydrate(session: Session, chosen: list[tuple[str, float]]) -> list[RetrievedChunk]:

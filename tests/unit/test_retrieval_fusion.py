@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.chat.prompt import build_request, format_passages, standalone_query
-from api.retrieval import DOCUMENT_PRIOR_WEIGHT, PAGE_RUNNER_UP_WEIGHT, Retriever, _Place, convex_combination
+from api.retrieval import DOCUMENT_PRIOR_WEIGHT, Retriever, _Place, convex_combination
 from api.schemas import Source
 from ingest.index import query_terms
 
@@ -43,35 +43,9 @@ def test_the_document_prior_reorders_the_fused_top_and_leaves_the_tail_alone() -
     assert "c0" not in {c for c, _ in Retriever._choose(ranked, placed, 10, prior, prior_depth=40)}
 
 
-def test_a_page_gains_a_share_of_its_runner_up_within_the_prior_depth() -> None:
-    # page A holds the 2nd and 3rd candidates, page B the 1st; with pooling A goes first.
-    # Page C's runner-up lies past the depth (rank 50) and lends it nothing; the Markdown file's
-    # chunks are not pages and never pool.
-    ranked = [("b1", 0.90), ("a1", 0.85), ("a2", 0.80), ("c1", 0.84), ("m1", 0.83), ("m2", 0.82)]
-    ranked += [(f"x{i}", 0.5 - i / 1000) for i in range(44)] + [("c2", 0.40)]
-    placed = {c: _Place(f"d{c}", 1, "application/pdf") for c, _ in ranked}
-    placed |= {
-        c: _Place("doc", {"a": 1, "b": 2, "c": 3}[c[0]], "application/pdf") for c in ("a1", "a2", "b1", "c1", "c2")
-    }
-    placed |= {c: _Place("notes", 1, "text/markdown") for c in ("m1", "m2")}
-    plain = Retriever._choose(ranked, placed, 4, prior_depth=40)
-    assert [c for c, _ in plain] == ["b1", "a1", "c1", "m1"]  # one per page, best chunk first
-    pooled = Retriever._choose(ranked, placed, 4, prior_depth=40, page_weight=PAGE_RUNNER_UP_WEIGHT)
-    assert [c for c, _ in pooled] == ["a1", "b1", "c1", "m1"]
-    assert dict(pooled)["a1"] == pytest.approx(0.85 + PAGE_RUNNER_UP_WEIGHT * 0.80)
-    assert dict(pooled)["c1"] == pytest.approx(0.84) and dict(pooled)["m1"] == pytest.approx(0.83)
-    # the runner-up counts after the document prior lifted it
-    lifted = Retriever._choose(ranked, placed, 1, {"doc": 0.5}, 40, page_weight=PAGE_RUNNER_UP_WEIGHT)
-    lift = DOCUMENT_PRIOR_WEIGHT * 0.5
-    assert lifted == [("a1", pytest.approx(0.85 + lift + PAGE_RUNNER_UP_WEIGHT * (0.80 + lift)))]
-    # without one result per page nothing pools: the plain top-k
-    assert Retriever._choose(ranked, placed, 3, one_per_page=False, page_weight=0.2) == ranked[:3]
-
-
-@pytest.mark.parametrize("page_weight", [0.0, PAGE_RUNNER_UP_WEIGHT])
 @pytest.mark.parametrize("seed", range(20))
 def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
-    seed: int, page_weight: float, monkeypatch: pytest.MonkeyPatch
+    seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import random
 
@@ -94,8 +68,8 @@ def test_placing_only_the_needed_prefix_chooses_as_placing_everything(
     monkeypatch.setattr(Retriever, "_place", staticmethod(place))
     retriever = Retriever.__new__(Retriever)
     k = rng.choice([3, 8, 10])
-    lazy = retriever._place_and_choose(None, ranked, k, prior, 40, one_per_page=True, page_weight=page_weight)  # type: ignore[arg-type]
-    assert lazy == Retriever._choose(ranked, where, k, prior, 40, page_weight=page_weight)
+    lazy = retriever._place_and_choose(None, ranked, k, prior, 40, one_per_page=True)  # type: ignore[arg-type]
+    assert lazy == Retriever._choose(ranked, where, k, prior, 40)
     assert len(lazy) == k and len(set(asked)) < len(ranked)
     assert len(asked) == len(set(asked))  # each candidate is looked up once
 
