@@ -16,8 +16,6 @@ the ``k`` chosen are read in full. A PDF page
 yields at most one result, its best chunk (field collapsing, as search engines group hits): on
 FinanceBench hybrid page-recall@10 rose 0.615 → 0.661 and @5 0.462 → 0.492, and no recall or
 MRR can fall this way (the collapsed top-n holds every distinct page of the uncollapsed top-n).
-In hybrid mode the page's result also gains a share of its runner-up chunk's score
-(``PAGE_RUNNER_UP_WEIGHT``).
 """
 
 from __future__ import annotations
