@@ -181,3 +181,34 @@ def test_a_pdf_page_gives_one_result_and_a_text_file_several(settings: Settings,
         assert sum(r.filename == "dredging-notes.md" for r in results) >= 3, mode
         plain = retriever.retrieve("north channel dredged depth", k=12, mode=mode, one_per_page=False).results  # type: ignore[arg-type]
         assert sum(r.filename == "dredging.pdf" and r.page_start == 1 for r in plain) >= 2, mode  # the recipe's top-k
+
+
+def test_a_statement_pages_line_items_are_found_by_its_heading(
+    settings: Settings, embedder: Any, tmp_path: Path
+) -> None:
+    """A PDF page's opening lines go into the context of the chunks below them (embedded and
+    keyword-indexed), never into the stored text: the line items far down a balance sheet page
+    answer a question that names the statement."""
+    items = "\n".join(f"Deferred charge category {i} net of amortisation {1000 + 37 * i:,}" for i in range(40))
+    heading = "Harbour Board Holdings\nConsolidated Balance Sheet\nAt December 31"
+    statement = f"{heading}\n{items}\nInventories of dredging spares 4,210"
+    notes = "\n".join(
+        f"Note {i}: the inventories of dredging spares at the pilots' launch station were counted by two clerks."
+        for i in range(8)
+    )
+    pdf = make_pdf(tmp_path / "annual.pdf", [statement, notes])
+    pipeline, retriever = ingest_stack(settings, embedder)
+    assert pipeline.run(pipeline.register(pdf, pdf.name).id).status == "done"
+    with pipeline.session_factory() as session:
+        rows = session.execute(
+            select(Chunk.page_start, Chunk.char_start, Chunk.text, Chunk.context).order_by(Chunk.char_start)
+        ).all()
+    first_page = [r for r in rows if r.page_start == 1]
+    assert len(first_page) >= 3
+    assert "Balance Sheet" not in first_page[0].context  # the chunk that holds the heading itself
+    for row in first_page[1:]:
+        assert row.context.startswith("annual · Harbour Board Holdings Consolidated Balance Sheet At December 31")
+        assert "Balance Sheet" not in row.text  # what is shown and cited is the page text alone
+    assert all(r.context == "annual" for r in rows if r.page_start == 2)  # no short opening lines
+    found = retriever.retrieve("balance sheet inventories", k=1, mode="keyword").results
+    assert found and found[0].page_start == 1 and "Inventories of dredging spares" in found[0].text
