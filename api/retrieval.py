@@ -193,13 +193,17 @@ class Retriever:
                 timings["documents"] = _ms(t0)
             keyword: list[tuple[str, float]] = []
             depth = pool
-            while True:
+            while True:  # the keyword and place times add up over the rounds
                 if mode in ("keyword", "hybrid"):
-                    keyword = self._keyword(session, query, depth, collection_id, document_ids, timings)
+                    t0 = time.perf_counter()
+                    keyword = self.keyword_index.rank(
+                        session, query, depth, collection_id=collection_id, document_ids=document_ids
+                    )
+                    timings["keyword"] = timings.get("keyword", 0.0) + _ms(t0)
                 ranked = convex_combination(dense, keyword) if mode == "hybrid" else dense or keyword
                 t0 = time.perf_counter()
                 chosen = self._place_and_choose(session, ranked, wanted, prior, prior_depth, one_per_page=one_per_page)
-                timings["place"] = _ms(t0)
+                timings["place"] = timings.get("place", 0.0) + _ms(t0)
                 # The keyword candidates are not placed before fusion: when too many of them do not
                 # place (a document deleted moments ago, one requeued by ``docent doctor --repair``)
                 # and the keyword side may hold more, rank deeper, as placing them first did.
@@ -223,22 +227,6 @@ class Retriever:
             found = {chunk_id for chunk_id, _ in keyword}
             matches = sum(r.chunk_id in found for r in results)
         return RetrievalResult(results=results, timings_ms=timings, best_similarity=best, keyword_matches=matches)
-
-    def _keyword(
-        self,
-        session: Session,
-        query: str,
-        depth: int,
-        collection_id: int | None,
-        document_ids: Sequence[str] | None,
-        timings: dict[str, float],
-    ) -> list[tuple[str, float]]:
-        """The best ``depth`` BM25 candidates ``(chunk id, score)``, not yet placed; the time in ms
-        goes into ``timings``."""
-        t0 = time.perf_counter()
-        hits = self.keyword_index.rank(session, query, depth, collection_id=collection_id, document_ids=document_ids)
-        timings["keyword"] = _ms(t0)
-        return hits
 
     def _rerank(self, query: str, candidates: list[RetrievedChunk], k: int) -> list[RetrievedChunk]:
         """Reorder by the reranker's scores; on its failure keep the fused order (and log it)."""

@@ -30,10 +30,10 @@ The catalog stays the source of truth and the replica follows it:
 
 Each API worker holds its own replica of the one catalog, so workers rank alike. Memory: 8 bytes
 per posting and 68 postings per chunk (16k FinanceBench chunks held 1.09M), so about 57 MB of
-postings at 105k chunks, plus the chunk ids (8.9 MB at 105k, strings and array: searches answer in chunk ids, which
-retrieval places through the catalog only for the candidates it keeps) and the word and stem
-dictionaries; loading 105k chunks took 10-12 s
-(``keyword_index_load_s`` of ``python -m tests.bench.scale``).
+postings at 105k chunks, plus the chunk ids (8.9 MB at 105k, strings and array: searches answer
+in chunk ids, which retrieval places through the catalog only for the candidates it keeps) and
+the word and stem dictionaries; loading 105k chunks took 10-12 s (``keyword_index_load_s`` of
+``python -m tests.bench.scale``).
 """
 
 from __future__ import annotations

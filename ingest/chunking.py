@@ -140,8 +140,7 @@ def page_heading(page: str) -> tuple[str, int]:
     Consolidated Balance Sheet / At December 31"), and the chunks below carry just line items and
     figures; PDFs have no heading markup to find this by, so the page's opening stands in for it."""
     parts: list[str] = []
-    begin: int | None = None
-    size = 0
+    begin = 0
     cursor = 0
     for line in page.splitlines(keepends=True):
         start, cursor = cursor, cursor + len(line)
@@ -150,15 +149,15 @@ def page_heading(page: str) -> tuple[str, int]:
             continue
         if len(words) > HEADING_LINE_CHARS:
             break
-        begin = start + (len(line) - len(line.lstrip())) if begin is None else begin
+        if not parts:
+            begin = start + len(line) - len(line.lstrip())
         parts.append(words)
-        size += len(words) + 1
-        if size > PAGE_HEADING_CHARS:
+        if sum(len(p) + 1 for p in parts) > PAGE_HEADING_CHARS:
             break
     heading = " ".join(parts)
     if len(heading) > PAGE_HEADING_CHARS:
         heading = heading[: PAGE_HEADING_CHARS + 1].rsplit(" ", 1)[0]
-    return (heading, begin) if heading and begin is not None else ("", 0)
+    return (heading, begin) if heading else ("", 0)
 
 
 def page_headings(chunks: list[ChunkSpec], pages: list[str], page_spans: list[tuple[int, int]]) -> list[str]:

@@ -496,9 +496,9 @@ class KeywordIndex:
         of a document that is not ready, which the caller drops when it places its choice through
         the catalog (``place_chunks``), as retrieval does, ranking deeper when too few of them
         place. Their scores still set the min-max range that hybrid fusion normalises by. Placing
-        all of them here (250
-        candidates, of which a query keeps 8) was half of the keyword stage: 3.6-3.8 -> 1.8 ms p50
-        over HTTP at 105k chunks (``python -m tests.bench.scale``, three interleaved runs each)."""
+        all of them here (250 candidates, of which a query keeps 8) was half of the keyword stage:
+        3.6-3.8 -> 1.8 ms p50 over HTTP at 105k chunks (``python -m tests.bench.scale``, three
+        interleaved runs each)."""
         terms = query_terms(query)
         if not terms:
             return []

@@ -121,8 +121,7 @@ def test_page_headings_go_to_the_chunks_below_the_heading_only() -> None:
     labels = page_headings(chunks, pages, spans)
     first = [c for c in chunks if c.page_start == 1]
     assert len(first) >= 3
-    by_ordinal = dict(zip((c.ordinal for c in chunks), labels, strict=True))
-    assert by_ordinal[first[0].ordinal] == ""  # it holds the heading itself
-    assert {by_ordinal[c.ordinal] for c in first[1:]} == {labels[first[1].ordinal]}
+    assert labels[first[0].ordinal] == ""  # it holds the heading itself (ordinals index the chunks)
+    assert {labels[c.ordinal] for c in first[1:]} == {labels[first[1].ordinal]}
     assert "Consolidated Balance Sheet" in labels[first[1].ordinal]
-    assert all(by_ordinal[c.ordinal] == "" for c in chunks if c.page_start == 2)
+    assert all(labels[c.ordinal] == "" for c in chunks if c.page_start == 2)
