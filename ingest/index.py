@@ -1,13 +1,13 @@
 """The indexes: vectors in Chroma, keywords in the catalog's own full-text index.
 
-``VectorIndex`` wraps one Chroma collection (cosine space, ``ef_search`` raised at creation), in
-embedded mode (``PersistentClient``) or against a server (``HttpClient``). Embeddings are always
-passed in (no Chroma embedding function); the collection records the embedder's name and refuses
-another. The keyword index is SQLite FTS5 (porter stemmer) or PostgreSQL ``tsvector``: both live
-in the catalog and are written by the database in the chunk rows' transaction, so they are shared
-by every worker and never disagree with the catalog. ``KeywordIndex`` ranks chunks by BM25 in a
-per-process, in-memory replica of it (``ingest.bm25``) that follows the catalog, and in the
-catalog itself while that replica loads.
+``VectorIndex`` wraps one Chroma collection (cosine space, ``ef_search`` raised at creation and
+set again on opening an index made with another), in embedded mode (``PersistentClient``) or
+against a server (``HttpClient``). Embeddings are always passed in (no Chroma embedding function);
+the collection records the embedder's name and refuses another. The keyword index is SQLite FTS5
+(porter stemmer) or PostgreSQL ``tsvector``: both live in the catalog and are written by the
+database in the chunk rows' transaction, so they are shared by every worker and never disagree
+with the catalog. ``KeywordIndex`` ranks chunks by BM25 in a per-process, in-memory replica of it
+(``ingest.bm25``) that follows the catalog, and in the catalog itself while that replica loads.
 """
 
 from __future__ import annotations
@@ -150,6 +150,10 @@ class VectorIndex:
                 f"the index {chroma.name!r} was built with embedder {stored!r}, not {self.embedder_name!r}; "
                 "use the same DOCENT_EMBEDDING_PROVIDER or a fresh DOCENT_DATA_DIR"
             )
+        hnsw = (chroma.configuration_json or {}).get("hnsw") or {}
+        if hnsw.get("ef_search") not in (None, self.ef_search):  # created with another (an earlier default)
+            chroma.modify(configuration={"hnsw": {"ef_search": self.ef_search}})
+            logger.info("%s: HNSW ef_search %s -> %s", chroma.name, hnsw["ef_search"], self.ef_search)
         self._collections[collection_id] = chroma
         return chroma
 

@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     chroma_collection: str = Field(
         default="docent", description="Prefix of the Chroma collections (one per docent collection)."
     )
-    hnsw_ef_search: int = Field(default=200, ge=10, description="HNSW ef_search set at collection creation.")
+    hnsw_ef_search: int = Field(
+        default=400,
+        ge=10,
+        description="HNSW ef_search of every collection (set at creation, and on opening one made with another). "
+        "Retrieval fuses the 200 nearest chunks, so it is chosen for ANN recall@200 against exact search >= 0.98: "
+        "FinanceBench dev questions at 105k chunks, 200 -> 0.963 (52.7k), 300 -> 0.976, 400 -> 0.990.",
+    )
 
     embedding_provider: Literal["local", "openai"] = "local"
     embedding_model: str | None = Field(default=None, description="For the openai embedding provider.")

@@ -4,6 +4,9 @@ client, and locators for ../shared/data and the PostgreSQL server (skipping with
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +38,30 @@ def postgres_url() -> str:
     except psycopg.OperationalError as exc:
         pytest.skip(f"no PostgreSQL at {conninfo}: {str(exc).strip().splitlines()[0]}")
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`, shipped in the chromadb package) on a free port: its URL."""
+    from tests.fixtures.server import free_port, wait_until_healthy
+
+    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if binary is None:
+        pytest.skip("the `chroma` command from the chromadb package is not installed")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(f"{url}/api/v2/heartbeat", proc, timeout_s=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="session")

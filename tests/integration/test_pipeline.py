@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +16,6 @@ from ingest.models import Chunk, Document
 from ingest.settings import Settings
 from tests.conftest import postgres_url
 from tests.fixtures.pdfgen import make_pdf
-from tests.fixtures.server import free_port, wait_until_healthy
 from tests.integration.helpers import ingest_stack
 
 PAGES = [
@@ -27,28 +23,6 @@ PAGES = [
     "The board approved dredging of the north channel to a depth of 14 metres at a cost of 3.2 million.",
     "Any other business: the pilots asked for a new launch. The request was deferred to spring.",
 ]
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Chroma server (`chroma run`, shipped in the chromadb package) on a free port."""
-    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    if binary is None:
-        pytest.skip("the `chroma` command from the chromadb package is not installed")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen(
-        [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/api/v2/heartbeat", proc, timeout_s=60)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(params=["embedded+sqlite", "server+postgresql"])

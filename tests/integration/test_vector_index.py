@@ -4,6 +4,7 @@ metadata-filter fallback), ANN results close to exact search."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ingest.index import OVERFETCH_MAX, VectorIndex
 from ingest.settings import Settings
@@ -60,10 +61,54 @@ def test_collections_are_separate_and_document_filters_are_exact_enough(settings
 
 
 def test_an_index_refuses_another_embedder(settings: Settings) -> None:
-    import pytest
-
     from ingest.index import EmbedderMismatch
 
     _index(settings).upsert(1, ["a"], [[1.0] + [0.0] * (DIM - 1)], [{"document_id": "d", "collection_id": 1}])
     with pytest.raises(EmbedderMismatch):
         VectorIndex.from_settings(settings, embedder_name="another-model", dimension=DIM)
+
+
+def _vectors() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    return _unit(rng.normal(size=(5000, DIM)).astype(np.float32)), _unit(rng.normal(size=(40, DIM)).astype(np.float32))
+
+
+def _recall_at_100(settings: Settings, build: bool) -> tuple[int, float]:
+    """(The collection's ef_search, mean ANN recall@100 against exact search) of the index
+    ``settings`` name, first filled with ``_vectors`` when ``build``. Run in a fresh process: an
+    index's HNSW parameters are read when a process first loads it."""
+    vectors, queries = _vectors()
+    index = _index(settings)
+    if build:
+        metas = [{"document_id": f"doc{i // 10}", "collection_id": 1} for i in range(len(vectors))]
+        index.upsert(1, [f"c{i}" for i in range(len(vectors))], vectors, metas)
+    recalls = [
+        len({f"c{i}" for i in np.argsort(-(vectors @ q))[:100]} & {h.chunk_id for h in index.query(q, 100)}) / 100
+        for q in queries
+    ]
+    return index._collection(1).configuration_json["hnsw"]["ef_search"], float(np.mean(recalls))
+
+
+def test_an_index_made_under_another_ef_search_is_searched_with_the_configured_one(
+    settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    """An index created with an earlier ef_search (here 10) is opened with the configured one, so
+    deep candidate lists (retrieval fuses the nearest 200) come back close to exact search. With a
+    Chroma server the setting is stored at once and applies when the server next loads the index."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    earlier = settings.model_copy(update={"hnsw_ef_search": 10})
+    with spawn.Pool(1) as pool:
+        ef_before, before = pool.apply(_recall_at_100, (earlier, True))
+    with spawn.Pool(1) as pool:
+        ef_after, after = pool.apply(_recall_at_100, (settings, False))
+    assert (ef_before, ef_after) == (10, settings.hnsw_ef_search)
+    assert after >= 0.99 and before < 0.98, (before, after)
+
+    served = settings.model_copy(
+        update={"chroma_url": request.getfixturevalue("chroma_server"), "chroma_collection": "ef_search_test"}
+    )
+    assert _recall_at_100(served.model_copy(update={"hnsw_ef_search": 10}), True)[0] == 10
+    stored = _index(served)._collection(1).configuration_json["hnsw"]["ef_search"]
+    assert stored == settings.hnsw_ef_search
