@@ -1,17 +1,24 @@
-"""HNSW recall@10 against exact search, on an existing docent index.
+"""HNSW recall against exact search, on an existing docent index, at the depths retrieval uses.
 
-`DOCENT_DATA_DIR=DIR python -m tests.bench.ann_recall [COLLECTION] [N_QUERIES]`: loads every vector
-of the collection's index, takes N stored vectors as queries (seeded), and compares Chroma's
-top-10 with exact cosine top-10. Prints the mean recall@10.
+`DOCENT_DATA_DIR=DIR python -m tests.bench.ann_recall [COLLECTION] [--queries N] [--questions FILE]`:
+loads every vector of the collection's index and compares Chroma's top-k with the exact cosine
+top-k for k = 10 and k = ``api.retrieval.CANDIDATES`` (the dense candidates hybrid retrieval
+fuses). Queries are N stored vectors (seeded) or, with ``--questions`` (FinanceBench-style JSONL
+with a ``question`` field), those questions embedded as the API embeds them. Prints the mean
+recall at each k.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
+from api.retrieval import CANDIDATES
 from ingest.db import build_catalog
 from ingest.embeddings import build_embedder
 from ingest.index import VectorIndex
@@ -20,12 +27,15 @@ from ingest.settings import Settings
 
 
 def main() -> None:
-    name = sys.argv[1] if len(sys.argv) > 1 else "default"
-    n_queries = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("collection", nargs="?", default="default")
+    parser.add_argument("--queries", type=int, default=200, help="stored vectors used as queries")
+    parser.add_argument("--questions", type=Path, help="JSONL of questions to embed and use as queries instead")
+    args = parser.parse_args()
     settings = Settings()
     _, factory = build_catalog(settings)
     with factory() as session:
-        collection_id = session.scalars(select(Collection.id).where(Collection.name == name)).one()
+        collection_id = session.scalars(select(Collection.id).where(Collection.name == args.collection)).one()
     embedder = build_embedder(settings)
     index = VectorIndex.from_settings(settings, embedder_name=embedder.name, dimension=embedder.dimension)
     chroma = index._collection(collection_id)
@@ -39,13 +49,21 @@ def main() -> None:
         blocks.append(np.asarray(batch["embeddings"], dtype=np.float32))
         offset += len(batch["ids"])
     matrix = np.vstack(blocks)
-    rng = np.random.default_rng(0)
-    recalls = []
-    for row in rng.choice(len(ids), size=min(n_queries, len(ids)), replace=False):
-        exact = {ids[i] for i in np.argsort(-(matrix @ matrix[row]))[:10]}
-        approx = {hit.chunk_id for hit in index.query(matrix[row], 10, collection_id=collection_id)}
-        recalls.append(len(exact & approx) / 10)
-    sys.stdout.write(f"vectors {len(ids)}  queries {len(recalls)}  ANN recall@10 {np.mean(recalls):.4f}\n")
+    if args.questions:
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+        queries = np.asarray([embedder.embed_query(json.loads(line)["question"]) for line in lines if line.strip()])
+    else:
+        rng = np.random.default_rng(0)
+        queries = matrix[rng.choice(len(ids), size=min(args.queries, len(ids)), replace=False)]
+    depths = (10, CANDIDATES)
+    recalls: dict[int, list[float]] = {k: [] for k in depths}
+    for query in queries:
+        exact = np.argsort(-(matrix @ query))
+        approx = [hit.chunk_id for hit in index.query(query, max(depths), collection_id=collection_id)]
+        for k in depths:
+            recalls[k].append(len({ids[i] for i in exact[:k]} & set(approx[:k])) / k)
+    found = "  ".join(f"ANN recall@{k} {np.mean(r):.4f}" for k, r in recalls.items())
+    sys.stdout.write(f"vectors {len(ids)}  queries {len(queries)}  ef_search {index.ef_search}  {found}\n")
 
 
 if __name__ == "__main__":
