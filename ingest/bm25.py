@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from ingest.db import in_values
 
-__all__ = ["ChunkBM25", "ChunkTerms", "chunk_tokens"]
+__all__ = ["ChunkBM25", "ChunkTerms", "chunk_tokens", "fts5_stems"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _fold(word: str) -> str:
     )
 
 
-def _stems(words: list[str]) -> list[str]:
+def fts5_stems(words: list[str]) -> list[str]:
     """Porter stems of ``words``; as FTS5's porter tokenizer, words under 3 or over 64 bytes are
     kept whole."""
     return [
@@ -128,7 +128,7 @@ class ChunkTerms:
         unseen = set(words).difference(self._words)
         if unseen:
             new = list(unseen)
-            for word, stem in zip(new, _stems(new), strict=True):
+            for word, stem in zip(new, fts5_stems(new), strict=True):
                 self._words[word] = self.ids.setdefault(stem, len(self.ids))
         return Counter(map(self._words.__getitem__, words))
 
@@ -139,7 +139,7 @@ class ChunkTerms:
             folded = _fold(word)
             term = self._words.get(folded)
             if term is None:
-                term = self.ids.get(_stems([folded])[0])
+                term = self.ids.get(fts5_stems([folded])[0])
             if term is not None:
                 found.setdefault(term, None)
         return list(found)

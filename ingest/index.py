@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
-from ingest.bm25 import ChunkBM25
+from ingest.bm25 import ChunkBM25, fts5_stems
 from ingest.db import in_values
 from ingest.models import DocumentStatus, DocumentTerm
 from ingest.settings import Settings
@@ -390,13 +390,6 @@ DF_CACHE_TERMS = 50_000
 KEYWORD_OVERFETCH = 1.25
 
 
-@lru_cache(maxsize=1)
-def _porter() -> Any:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("porter")  # the original Porter algorithm, as FTS5's tokenizer
-
-
 def rarest(terms: Sequence[T], chunk_counts: dict[T, int], chunks: int) -> list[T]:
     """The query terms worth scoring: those occurring at all, rarest first, without those in more
     than ``KEYWORD_DF_CAP`` of the ``chunks`` (unless fewer than ``MIN_KEYWORD_TERMS`` would be
@@ -480,11 +473,14 @@ class KeywordIndex:
         return counts, max(1, newest)
 
     def _rarest(self, session: Session, terms: list[str]) -> list[str]:
-        """``rarest`` of ``terms`` by FTS5's chunk counts of their stems."""
-        stem = _porter().stemWord
-        stems = {t: stem(t) for t in terms}
-        counts, chunks = self._chunk_counts(session, set(stems.values()))
-        return rarest(terms, {t: counts.get(stems[t], 0) for t in terms}, chunks)
+        """``rarest`` of ``terms`` by FTS5's chunk counts of their stems, one word per stem (its
+        first), as the in-memory replica scores each stem once ("risk", "risks")."""
+        first: dict[str, str] = {}
+        for word, stem in zip(terms, fts5_stems(terms), strict=True):  # as FTS5 stems: "s" stays "s"
+            first.setdefault(stem, word)
+        counts, chunks = self._chunk_counts(session, set(first))
+        kept = rarest(list(first), {stem: counts.get(stem, 0) for stem in first}, chunks)
+        return [first[stem] for stem in kept]
 
     def rank(
         self,
