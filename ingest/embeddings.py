@@ -240,7 +240,9 @@ class LocalOnnxEmbedder:
             # Query vectors keep cosine >= 0.988 to the float ones (SQuAD's 352 answerable
             # questions); docent eval, float -> int8 queries on the same indexes: SEC 10-Q hybrid
             # doc-recall@5 0.969 -> 0.990, FinanceBench hybrid page-recall@10 0.708 -> 0.692 (dense
-            # 0.631 -> 0.661), SQuAD equal.
+            # 0.631 -> 0.661), SQuAD equal. With page headings and exact-equivalent ANN (ef_search
+            # 400), FinanceBench hybrid was 0.754 float and 0.739 int8, but the float model's HTTP
+            # p95 at 105k chunks exceeded 25 ms in seven of nine runs (2026-12-07; README).
             # Its threads spin while idle, as ORT's default: without spinning, the 105k-chunk scale
             # bench's HTTP p95 was 29.9 and 32.9 ms against 23.8 and 29.3 (interleaved).
             self._query_session = _onnx_session(query_path, self._threads)
