@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from ingest.db import in_values
 
-__all__ = ["ChunkBM25", "ChunkTerms", "chunk_tokens", "fts5_stems"]
+__all__ = ["ChunkBM25", "ChunkTerms", "chunk_tokens", "query_stems"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +100,24 @@ def _fold(word: str) -> str:
     )
 
 
-def fts5_stems(words: list[str]) -> list[str]:
+def _stems(words: list[str]) -> list[str]:
     """Porter stems of ``words``; as FTS5's porter tokenizer, words under 3 or over 64 bytes are
     kept whole."""
     return [
         stem if 3 <= len(word.encode()) <= PORTER_MAX_BYTES else word
         for word, stem in zip(words, _stem_words()(words), strict=True)
     ]
+
+
+def query_stems(words: Iterable[str]) -> dict[str, str]:
+    """The stem each query word is indexed under (folded and stemmed as FTS5's tokenizer does:
+    "café" as "cafe", "s" whole) → the first of ``words`` with that stem, in order: the terms a
+    query scores, each once ("storms" and "storm" are one)."""
+    given = list(words)
+    first: dict[str, str] = {}
+    for word, stem in zip(given, _stems([_fold(w) for w in given]), strict=True):
+        first.setdefault(stem, word)
+    return first
 
 
 def chunk_tokens(text_: str) -> list[str]:
@@ -128,21 +139,13 @@ class ChunkTerms:
         unseen = set(words).difference(self._words)
         if unseen:
             new = list(unseen)
-            for word, stem in zip(new, fts5_stems(new), strict=True):
+            for word, stem in zip(new, _stems(new), strict=True):
                 self._words[word] = self.ids.setdefault(stem, len(self.ids))
         return Counter(map(self._words.__getitem__, words))
 
     def lookup(self, words: Iterable[str]) -> list[int]:
         """Term ids of query ``words`` (unique, in order); words never indexed are left out."""
-        found: dict[int, None] = {}
-        for word in words:
-            folded = _fold(word)
-            term = self._words.get(folded)
-            if term is None:
-                term = self.ids.get(fts5_stems([folded])[0])
-            if term is not None:
-                found.setdefault(term, None)
-        return list(found)
+        return [term for stem in query_stems(words) if (term := self.ids.get(stem)) is not None]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
-from ingest.bm25 import ChunkBM25, fts5_stems
+from ingest.bm25 import ChunkBM25, query_stems
 from ingest.db import in_values
 from ingest.models import DocumentStatus, DocumentTerm
 from ingest.settings import Settings
@@ -474,10 +474,8 @@ class KeywordIndex:
 
     def _rarest(self, session: Session, terms: list[str]) -> list[str]:
         """``rarest`` of ``terms`` by FTS5's chunk counts of their stems, one word per stem (its
-        first), as the in-memory replica scores each stem once ("risk", "risks")."""
-        first: dict[str, str] = {}
-        for word, stem in zip(terms, fts5_stems(terms), strict=True):  # as FTS5 stems: "s" stays "s"
-            first.setdefault(stem, word)
+        first), as the in-memory replica scores them (``query_stems``)."""
+        first = query_stems(terms)
         counts, chunks = self._chunk_counts(session, set(first))
         kept = rarest(list(first), {stem: counts.get(stem, 0) for stem in first}, chunks)
         return [first[stem] for stem in kept]

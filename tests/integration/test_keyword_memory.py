@@ -225,9 +225,10 @@ def test_keyword_retrieval_ranks_deeper_past_chunks_that_do_not_place(catalog_ur
 def test_the_catalog_index_scores_each_stem_once_and_counts_words_fts5_leaves_whole(tmp_path: Path) -> None:
     """While the replica loads, SQLite's full-text index ranks with the rarest query terms: there
     as in memory, "storms" and "storm" are one term, and a word FTS5 does not stem ("s" of
-    "keeper's", under 3 letters) is counted as the index holds it."""
+    "keeper's", under 3 letters) or folds ("café") is counted as the index holds it."""
     factory, log_id = seed_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     with factory.begin() as session:
-        add_chunk(session, session.get_one(Document, log_id), 2, "The keeper's log.", page=3)
+        add_chunk(session, session.get_one(Document, log_id), 2, "The keeper's log, kept at the café.", page=3)
     with factory() as session:
         assert KeywordIndex()._rarest(session, ["storms", "storm", "s", "nightly"]) == ["s", "storms", "nightly"]
+        assert KeywordIndex()._rarest(session, ["café", "ferries"]) == ["café", "ferries"]
