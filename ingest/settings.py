@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         ge=10,
         description="HNSW ef_search of every collection (set at creation, and on opening one made with another). "
         "Retrieval fuses the 200 nearest chunks, so it is chosen for ANN recall@200 against exact search >= 0.98: "
-        "FinanceBench dev questions at 105k chunks, 200 -> 0.963 (52.7k), 300 -> 0.976, 400 -> 0.990.",
+        "the 75 FinanceBench dev questions at 105k chunks (`python -m tests.bench.ann_recall eval-financebench "
+        "--questions …`), 200 -> 0.960, 400 -> 0.989.",
     )
 
     embedding_provider: Literal["local", "openai"] = "local"
